@@ -1,0 +1,304 @@
+//! The commands: each turns arguments into library calls and the result
+//! into output and an exit code.
+
+use std::path::PathBuf;
+
+use gantry_config::{GantryConfig, Jobs, ResolvedProfile};
+use gantry_filter::FilterExpr;
+use gantry_metadata::ExitCode;
+use gantry_runner::list::BuildOptions;
+use gantry_runner::report::{ConsoleOptions, ConsoleReporter, Fanout, JsonLinesReporter, JunitReporter};
+use gantry_runner::run::{self, Prepared, RunRequest};
+use gantry_runner::schedule::Partition;
+use gantry_runner::select::TestFilter;
+use gantry_runner::RunnerError;
+
+use crate::cli::{BuildArgs, Cli, Command, FilterArgs, ListArgs, ListFormat, MessageFormat, RunArgs, ShowConfigArgs};
+use crate::printer::Printer;
+
+/// Runs a command and returns the process exit code.
+pub fn dispatch(cli: Cli, printer: &Printer) -> i32 {
+    let result = match cli.command {
+        Command::List(args) => list(args, printer),
+        Command::Run(args) => run_tests(args, printer),
+        Command::ShowConfig(args) => show_config(args, printer),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            printer.error(&err.to_string());
+            exit_code_for(&err)
+        }
+    }
+}
+
+/// The documented exit code for an error.
+fn exit_code_for(err: &RunnerError) -> i32 {
+    match err {
+        RunnerError::BuildFailed { .. } => ExitCode::BUILD_FAILED,
+        RunnerError::ListFailed { .. } => ExitCode::LIST_FAILED,
+        RunnerError::Config(_) | RunnerError::Usage(_) | RunnerError::Filter(_) => ExitCode::USAGE_ERROR,
+        RunnerError::Metadata(_) => ExitCode::USAGE_ERROR,
+        _ => ExitCode::INTERNAL_ERROR,
+    }
+}
+
+fn build_options(b: &BuildArgs) -> BuildOptions {
+    let mut cargo_flags = Vec::new();
+    for (flag, on) in [("--locked", b.locked), ("--offline", b.offline), ("--frozen", b.frozen)] {
+        if on {
+            cargo_flags.push(flag.to_string());
+        }
+    }
+    BuildOptions {
+        manifest_path: b.manifest_path.clone(),
+        packages: b.package.clone(),
+        workspace: b.workspace,
+        exclude: b.exclude.clone(),
+        features: b
+            .features
+            .iter()
+            .flat_map(|f| f.split([',', ' ']))
+            .filter(|f| !f.is_empty())
+            .map(str::to_string)
+            .collect(),
+        all_features: b.all_features,
+        no_default_features: b.no_default_features,
+        release: b.release,
+        cargo_profile: b.cargo_profile.clone(),
+        target_dir: b.target_dir.clone(),
+        lib: b.lib,
+        bins: b.bins,
+        tests: b.tests,
+        test: b.test.clone(),
+        examples: b.examples,
+        bin: b.bin.clone(),
+        cargo_flags,
+        env: Vec::new(),
+    }
+}
+
+/// Reads positional filters, `-E` and the libtest-style arguments after `--`.
+fn test_filter(f: &FilterArgs, config: &GantryConfig) -> Result<TestFilter, RunnerError> {
+    let mut filter = TestFilter {
+        patterns: f.patterns.clone(),
+        exact: f.exact,
+        skip: f.skip.clone(),
+        run_ignored: f.run_ignored.into(),
+        ..Default::default()
+    };
+    let mut rest = f.libtest_args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--exact" => filter.exact = true,
+            "--skip" => match rest.next() {
+                Some(v) => filter.skip.push(v.clone()),
+                None => return Err(RunnerError::Usage("`--skip` after `--` needs a value".into())),
+            },
+            "--ignored" => filter.run_ignored = gantry_metadata::RunIgnored::Only,
+            "--include-ignored" => filter.run_ignored = gantry_metadata::RunIgnored::All,
+            "--nocapture" | "--no-capture" | "--quiet" | "-q" => {}
+            other if other.starts_with('-') => {
+                return Err(RunnerError::Usage(format!(
+                    "unsupported test-binary argument `{other}` after `--`; gantry understands filters, --exact, --skip, --ignored and --include-ignored"
+                )))
+            }
+            pattern => filter.patterns.push(pattern.to_string()),
+        }
+    }
+    for e in &f.filter_expr {
+        filter.exprs.push(FilterExpr::parse(e)?);
+    }
+    if let Some(p) = &f.partition {
+        let partition: Partition = p.parse().map_err(|e: String| RunnerError::Usage(format!("--partition: {e}")))?;
+        filter.partition = Some(partition);
+    }
+    run::filter_for(filter, config, f.tier.as_deref())
+}
+
+fn print_warnings(config: &GantryConfig, printer: &Printer) {
+    for w in config.warnings() {
+        printer.warning(&w.to_string());
+    }
+}
+
+fn list(args: ListArgs, printer: &Printer) -> Result<i32, RunnerError> {
+    let build = build_options(&args.build);
+    let (_, config) = run::load_config(&build)?;
+    print_warnings(&config, printer);
+    let filter = test_filter(&args.filter, &config)?;
+    let cwd = std::env::current_dir().map_err(RunnerError::io("could not read", "."))?;
+    let prepared = run::prepare(&build, &cwd)?;
+    let selection = filter.select(&prepared.list, &prepared.history);
+    let selected: std::collections::HashSet<(String, String)> = selection
+        .selected
+        .iter()
+        .map(|t| (t.binary.binary_id.clone(), t.name.clone()))
+        .collect();
+    let summary = prepared
+        .list
+        .summary(&|t| selected.contains(&(t.binary.binary_id.clone(), t.name.clone())));
+    match args.format {
+        ListFormat::Json => {
+            printer.out(&serde_json::to_string_pretty(&summary).expect("list serializes"));
+        }
+        ListFormat::Human => {
+            for b in &summary.binaries {
+                let tests: Vec<_> = b.tests.iter().filter(|t| t.selected).collect();
+                if tests.is_empty() {
+                    continue;
+                }
+                printer.out(&format!("{}:", b.binary_id));
+                for t in tests {
+                    let ignored = if t.ignored { " (ignored)" } else { "" };
+                    printer.out(&format!("    {}{ignored}", t.name));
+                }
+            }
+            printer.note(&format!(
+                "{} tests selected of {} in {} binaries",
+                summary.selected_count,
+                summary.test_count,
+                summary.binaries.len()
+            ));
+        }
+    }
+    Ok(ExitCode::OK)
+}
+
+fn resolve_profile(config: &GantryConfig, args: &RunArgs) -> Result<ResolvedProfile, RunnerError> {
+    let mut profile = config.profile(&args.profile)?;
+    if let Some(j) = &args.jobs {
+        profile.jobs = match j.as_str() {
+            "auto" => Jobs::Auto,
+            n => match n.parse::<usize>() {
+                Ok(n) if n > 0 => Jobs::Fixed(n),
+                _ => {
+                    return Err(RunnerError::Usage(format!(
+                        "invalid value `{j}` for --jobs: expected a positive number or `auto`"
+                    )))
+                }
+            },
+        };
+    }
+    if let Some(e) = args.execution {
+        profile.execution = e;
+    }
+    if let Some(r) = args.retries {
+        profile.retries = r;
+    }
+    if args.fail_fast {
+        profile.fail_fast = true;
+    }
+    if args.no_fail_fast {
+        profile.fail_fast = false;
+    }
+    if let Some(m) = args.max_fail {
+        if m == 0 {
+            return Err(RunnerError::Usage("--max-fail must be at least 1".into()));
+        }
+        profile.max_fail = Some(m);
+        profile.fail_fast = false;
+    }
+    if let Some(f) = args.failure_output {
+        profile.failure_output = f.into();
+    }
+    if let Some(j) = &args.junit {
+        profile.junit = Some(j.clone());
+    }
+    Ok(profile)
+}
+
+fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, RunnerError> {
+    let build = build_options(&args.build);
+    // Configuration, profile and filters are checked before anything is built.
+    let (root, config) = run::load_config(&build)?;
+    print_warnings(&config, printer);
+    let profile = resolve_profile(&config, &args)?;
+    let filter = test_filter(&args.filter, &config)?;
+    let cwd = std::env::current_dir().map_err(RunnerError::io("could not read", "."))?;
+    let mut prepared: Prepared = run::prepare(&build, &cwd)?;
+    let selection = filter.select(&prepared.list, &prepared.history);
+    if selection.selected.is_empty() {
+        printer.error(&format!(
+            "no tests matched ({}); {} tests are listed in {} binaries. `cargo gantry list` shows them.",
+            filter.describe(),
+            prepared.list.tests.len(),
+            prepared.list.binaries.len()
+        ));
+        return Ok(ExitCode::NO_TESTS_MATCHED);
+    }
+    let target_dir = build.target_dir.clone().unwrap_or_else(|| prepared.list.target_dir.clone());
+    let (run_id, run_dir) = run::create_run_dir(&target_dir)?;
+
+    let mut fanout = Fanout::default();
+    match args.message_format {
+        MessageFormat::Human => fanout.push(Box::new(ConsoleReporter::new(
+            printer.stderr_writer(),
+            ConsoleOptions {
+                color: printer.color,
+                progress: printer.stderr_tty && !args.no_capture,
+                failure_output: profile.failure_output,
+                verbose: printer.verbose,
+            },
+        ))),
+        MessageFormat::Json => fanout.push(Box::new(JsonLinesReporter::new(Box::new(std::io::stdout())))),
+    }
+    let events_path: PathBuf = args.events.clone().unwrap_or_else(|| run_dir.join("events.jsonl"));
+    let file = std::fs::File::create(&events_path).map_err(RunnerError::io("could not create", &events_path))?;
+    fanout.push(Box::new(JsonLinesReporter::new(Box::new(std::io::BufWriter::new(file)))));
+    if let Some(junit) = &profile.junit {
+        let path = if junit.is_absolute() { junit.clone() } else { root.join(junit) };
+        fanout.push(Box::new(JunitReporter::new(path)));
+    }
+    let summary = run::execute(
+        &mut prepared,
+        RunRequest {
+            profile: &profile,
+            selection,
+            no_capture: args.no_capture,
+        },
+        run_id,
+        run_dir,
+        &mut fanout,
+        None,
+    )?;
+    Ok(summary.exit_code)
+}
+
+fn show_config(args: ShowConfigArgs, printer: &Printer) -> Result<i32, RunnerError> {
+    let build = BuildOptions {
+        manifest_path: args.manifest_path.clone(),
+        ..Default::default()
+    };
+    let (_, config) = run::load_config(&build)?;
+    print_warnings(&config, printer);
+    let profile = config.profile(&args.profile)?;
+    let file = config
+        .path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "(no .config/gantry.toml; built-in defaults)".into());
+    printer.out(&format!("# configuration: {file}"));
+    printer.out(&format!("# profiles: {}", config.profile_names().join(", ")));
+    printer.out(&format!("[profile.{}]", profile.name));
+    let text = toml::to_string(&profile).map_err(|e| RunnerError::Other(e.to_string()))?;
+    printer.out(text.trim_end());
+    if !config.tiers().is_empty() {
+        printer.out("\n[tiers]");
+        for (name, f) in config.tiers() {
+            printer.out(&format!("{name} = {:?}", f.to_string()));
+        }
+    }
+    if !config.test_groups().is_empty() {
+        printer.out("\n[test-groups]");
+        for (name, g) in config.test_groups() {
+            printer.out(&format!("{name} = {{ max-threads = {} }}", g.max_threads));
+        }
+    }
+    if !config.fixtures().is_empty() {
+        printer.out(&format!(
+            "\n# fixtures: {}",
+            config.fixtures().keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(ExitCode::OK)
+}

@@ -1,0 +1,21 @@
+//! `cargo gantry`: the command-line front end. Parsing, messages and exit
+//! codes live here; everything else is in `gantry-runner`.
+
+mod cli;
+mod commands;
+mod printer;
+
+use clap::Parser;
+
+fn main() {
+    // Invoked as `cargo gantry …`, cargo passes `gantry` as the first
+    // argument; invoked directly as `cargo-gantry …`, it does not.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "gantry") {
+        args.remove(1);
+    }
+    let cli = cli::Cli::parse_from(args);
+    let printer = printer::Printer::new(cli.global.color, cli.global.verbose);
+    let code = commands::dispatch(cli, &printer);
+    std::process::exit(code);
+}

@@ -1,0 +1,271 @@
+//! Splits the output of a batch process into per-test results.
+//!
+//! A batch runs `<bin> --exact --nocapture --test-threads=1 NAME…` with
+//! stdout and stderr on one pipe. libtest then prints `test NAME ... `
+//! before each test, the test's own output, and the result word (`ok`,
+//! `FAILED`) after it; one test runs at a time, so everything between two
+//! markers belongs to the first test, and the marker tells which test is
+//! running right now (for timeouts and crash attribution).
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+/// What the parser learned from a chunk of output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchEvent {
+    /// The named test started.
+    Started {
+        /// Test name.
+        name: String,
+        /// When its marker arrived.
+        at: Instant,
+    },
+    /// The named test finished.
+    Finished {
+        /// Test name.
+        name: String,
+        /// Whether libtest reported it passed.
+        passed: bool,
+        /// Its output (stdout and stderr interleaved), result word removed.
+        output: Vec<u8>,
+        /// When it started.
+        started: Instant,
+        /// When it finished.
+        finished: Instant,
+    },
+}
+
+/// Incremental parser of libtest's pretty output with one test thread.
+#[derive(Debug)]
+pub struct BatchParser {
+    expected: HashSet<String>,
+    current: Option<(String, Vec<u8>, Instant)>,
+    partial: Vec<u8>,
+    in_trailer: bool,
+}
+
+const MARKER_PREFIX: &[u8] = b"test ";
+const MARKER_SEP: &[u8] = b" ... ";
+
+impl BatchParser {
+    /// A parser expecting these test names.
+    pub fn new<I: IntoIterator<Item = String>>(expected: I) -> Self {
+        Self {
+            expected: expected.into_iter().collect(),
+            current: None,
+            partial: Vec::new(),
+            in_trailer: false,
+        }
+    }
+
+    /// The test running now, if any.
+    pub fn current(&self) -> Option<&str> {
+        self.current.as_ref().map(|(n, _, _)| n.as_str())
+    }
+
+    /// Feeds a chunk of output read at `now`.
+    pub fn feed(&mut self, data: &[u8], now: Instant) -> Vec<BatchEvent> {
+        let mut events = Vec::new();
+        let mut rest = data;
+        while !rest.is_empty() {
+            let (piece, complete) = match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => (&rest[..=i], true),
+                None => (rest, false),
+            };
+            rest = &rest[piece.len()..];
+            self.partial.extend_from_slice(piece);
+            if self.in_trailer {
+                if complete {
+                    self.partial.clear();
+                }
+                continue;
+            }
+            if let Some((name, marker_len)) = self.marker() {
+                self.finish_current(now, &mut events);
+                let after = self.partial.split_off(marker_len);
+                self.partial.clear();
+                events.push(BatchEvent::Started {
+                    name: name.clone(),
+                    at: now,
+                });
+                self.current = Some((name, Vec::new(), now));
+                // What followed the marker on the same line is the test's
+                // output; keep it pending until its line ends.
+                self.partial = after;
+                if complete {
+                    self.flush_line();
+                }
+                continue;
+            }
+            if complete {
+                if self.is_trailer_line() {
+                    self.partial.clear();
+                    self.finish_current(now, &mut events);
+                    self.in_trailer = true;
+                } else {
+                    self.flush_line();
+                }
+            }
+        }
+        events
+    }
+
+    /// Ends the stream (the process exited). A test still running is not
+    /// reported finished, even if its output ends like a result: libtest
+    /// always prints its `test result:` trailer when it completes, so a
+    /// missing trailer means the process died, and the caller isolates the
+    /// test that was running.
+    pub fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            self.flush_line();
+        }
+    }
+
+    /// Output of the test that was running when the stream ended, if any.
+    pub fn take_unfinished(&mut self) -> Option<(String, Vec<u8>, Instant)> {
+        self.current.take()
+    }
+
+    fn flush_line(&mut self) {
+        let line = std::mem::take(&mut self.partial);
+        if let Some((_, out, _)) = &mut self.current {
+            out.extend_from_slice(&line);
+        }
+    }
+
+    fn marker(&self) -> Option<(String, usize)> {
+        let line = &self.partial;
+        if !line.starts_with(MARKER_PREFIX) {
+            return None;
+        }
+        let body = &line[MARKER_PREFIX.len()..];
+        let sep = body.windows(MARKER_SEP.len()).position(|w| w == MARKER_SEP)?;
+        let name = std::str::from_utf8(&body[..sep]).ok()?;
+        if !self.expected.contains(name) || self.current() == Some(name) {
+            return None;
+        }
+        Some((name.to_string(), MARKER_PREFIX.len() + sep + MARKER_SEP.len()))
+    }
+
+    fn is_trailer_line(&self) -> bool {
+        let line = &self.partial;
+        let Some((_, out, _)) = &self.current else {
+            return false;
+        };
+        let after_result = out.ends_with(b"\n\n") || out.ends_with(b"\n");
+        (line.as_slice() == b"failures:\n" || line.starts_with(b"test result: "))
+            && after_result
+            && split_result(out).is_some()
+    }
+
+    fn finish_current(&mut self, now: Instant, events: &mut Vec<BatchEvent>) {
+        let Some((name, out, started)) = self.current.take() else {
+            return;
+        };
+        let (body_len, passed) = split_result(&out).unwrap_or((out.len(), false));
+        let mut output = out;
+        output.truncate(body_len);
+        events.push(BatchEvent::Finished {
+            name,
+            passed,
+            output,
+            started,
+            finished: now,
+        });
+    }
+}
+
+/// Finds the result word at the end of a test's output: returns the length
+/// of the output before it and whether it says the test passed.
+fn split_result(out: &[u8]) -> Option<(usize, bool)> {
+    let mut end = out.len();
+    let mut newlines = 0;
+    while end > 0 && out[end - 1] == b'\n' && newlines < 2 {
+        end -= 1;
+        newlines += 1;
+    }
+    if newlines == 0 {
+        return None;
+    }
+    let trimmed = &out[..end];
+    for (word, passed) in [(&b"ok"[..], true), (&b"FAILED"[..], false)] {
+        if trimmed.ends_with(word) {
+            return Some((end - word.len(), passed));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(chunks: &[&str], names: &[&str]) -> (Vec<(String, bool, String)>, Vec<String>, Option<String>) {
+        let mut p = BatchParser::new(names.iter().map(|s| s.to_string()));
+        let now = Instant::now();
+        let mut events = Vec::new();
+        for c in chunks {
+            events.extend(p.feed(c.as_bytes(), now));
+        }
+        p.finish();
+        let mut finished = Vec::new();
+        let mut started = Vec::new();
+        for e in events {
+            match e {
+                BatchEvent::Started { name, .. } => started.push(name),
+                BatchEvent::Finished {
+                    name, passed, output, ..
+                } => finished.push((name, passed, String::from_utf8(output).unwrap())),
+            }
+        }
+        (finished, started, p.take_unfinished().map(|c| c.0))
+    }
+
+    #[test]
+    fn splits_tests_results_and_output() {
+        let out = "\nrunning 3 tests\ntest a ... hello\nok\ntest b ... thread 'b' panicked at x.rs:1:1:\nboom\nFAILED\ntest c ... no newline hereok\n\nfailures:\n    b\n\ntest result: FAILED. 2 passed; 1 failed\n\n";
+        let (finished, started, unfinished) = run(&[out], &["a", "b", "c"]);
+        assert_eq!(started, ["a", "b", "c"]);
+        assert_eq!(
+            finished,
+            [
+                ("a".into(), true, "hello\n".into()),
+                ("b".into(), false, "thread 'b' panicked at x.rs:1:1:\nboom\n".into()),
+                ("c".into(), true, "no newline here".into()),
+            ]
+        );
+        assert_eq!(unfinished, None);
+    }
+
+    #[test]
+    fn markers_split_across_reads() {
+        let chunks = ["\nrunning 2 tests\nte", "st a ... ", "o", "k\ntest", " b ... ok\n\ntest result: ok.\n"];
+        let (finished, _, _) = run(&chunks, &["a", "b"]);
+        assert_eq!(finished.len(), 2);
+        assert!(finished.iter().all(|f| f.1 && f.2.is_empty()));
+    }
+
+    #[test]
+    fn crash_leaves_running_test_unfinished() {
+        let out = "\nrunning 3 tests\ntest a ... ok\ntest b ... about to abort\n";
+        let (finished, started, unfinished) = run(&[out], &["a", "b", "c"]);
+        assert_eq!(finished.len(), 1);
+        assert_eq!(started, ["a", "b"]);
+        assert_eq!(unfinished.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn output_that_looks_like_a_marker_of_an_unknown_test_is_output() {
+        let out = "test a ... test zzz ... ok\nok\n\ntest result: ok.\n";
+        let (finished, _, _) = run(&[out], &["a"]);
+        assert_eq!(finished, [("a".into(), true, "test zzz ... ok\n".into())]);
+    }
+
+    #[test]
+    fn exit_without_trailer_leaves_the_test_unfinished() {
+        // The test printed "ok" itself, then called process::exit.
+        let (finished, _, unfinished) = run(&["test a ... ok\n"], &["a"]);
+        assert!(finished.is_empty());
+        assert_eq!(unfinished.as_deref(), Some("a"));
+    }
+}

@@ -1,0 +1,7 @@
+//! Building test binaries and listing their tests.
+
+pub mod build;
+pub mod test_list;
+
+pub use build::{build_tests, BuildOptions, BuildOutput};
+pub use test_list::{binary_id, TestBinary, TestCase, TestList};

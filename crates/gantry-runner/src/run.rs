@@ -1,0 +1,159 @@
+//! One run, start to finish: build, list, select, plan, execute, record.
+//! The CLI fills a [`RunRequest`] and renders what comes back.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gantry_config::{GantryConfig, ResolvedProfile};
+use gantry_metadata::RunSummary;
+
+use crate::error::{Result, RunnerError};
+use crate::execute::{EventSink, ExecuteOptions, Executor, NoHooks, UnitHooks};
+use crate::list::{build_tests, BuildOptions, TestList};
+use crate::schedule::{plan_units, History, PlannedTest, TestSettings};
+use crate::select::{Selection, TestFilter};
+
+/// A built and listed workspace, with its configuration and history.
+pub struct Prepared {
+    /// The tests.
+    pub list: TestList,
+    /// The duration history.
+    pub history: History,
+    /// The workspace configuration.
+    pub config: GantryConfig,
+}
+
+/// Builds the test binaries and lists their tests.
+pub fn prepare(build: &BuildOptions, cwd: &Path) -> Result<Prepared> {
+    let metadata = build.metadata()?;
+    let root = metadata.workspace_root.clone().into_std_path_buf();
+    let config = GantryConfig::load(&root)?;
+    let built = build_tests(build, cwd)?;
+    let list = TestList::discover(&built, &metadata)?;
+    let target_dir = build
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| list.target_dir.clone());
+    let history = History::load(&History::path_in(&target_dir));
+    Ok(Prepared {
+        list,
+        history,
+        config,
+    })
+}
+
+/// Reads only the configuration of the workspace `build` points at (for
+/// commands that need no build, and to fail on bad config before building).
+pub fn load_config(build: &BuildOptions) -> Result<(PathBuf, GantryConfig)> {
+    let metadata = build.metadata()?;
+    let root = metadata.workspace_root.clone().into_std_path_buf();
+    let config = GantryConfig::load(&root)?;
+    Ok((root, config))
+}
+
+/// What to run and how.
+pub struct RunRequest<'a> {
+    /// The profile in force (CLI flags already applied).
+    pub profile: &'a ResolvedProfile,
+    /// The test selection.
+    pub selection: Selection,
+    /// Pass output through, one test at a time.
+    pub no_capture: bool,
+}
+
+/// Creates `target/gantry/runs/<run-id>/` and points `latest` at it.
+pub fn create_run_dir(target_dir: &Path) -> Result<(String, PathBuf)> {
+    let runs = target_dir.join("gantry").join("runs");
+    std::fs::create_dir_all(&runs).map_err(RunnerError::io("could not create", &runs))?;
+    let now = chrono::Local::now();
+    let run_id = format!("{}-{:05}", now.format("%Y%m%d-%H%M%S"), std::process::id() % 100_000);
+    let dir = runs.join(&run_id);
+    std::fs::create_dir_all(&dir).map_err(RunnerError::io("could not create", &dir))?;
+    let latest = runs.join("latest");
+    let _ = std::fs::remove_file(&latest);
+    let _ = std::os::unix::fs::symlink(&run_id, &latest);
+    prune_runs(&runs, 20);
+    Ok((run_id, dir))
+}
+
+/// Keeps the newest `keep` run directories.
+fn prune_runs(runs: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(runs) else { return };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    if dirs.len() > keep {
+        for d in &dirs[..dirs.len() - keep] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// Plans and executes a selection, feeding `sink`; saves the history.
+pub fn execute(
+    prepared: &mut Prepared,
+    req: RunRequest<'_>,
+    run_id: String,
+    run_dir: PathBuf,
+    sink: &mut dyn EventSink,
+    hooks: Option<&mut dyn UnitHooks>,
+) -> Result<RunSummary> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let profile = req.profile;
+    let planned: Vec<PlannedTest> = req
+        .selection
+        .selected
+        .into_iter()
+        .map(|case| {
+            let settings = TestSettings::resolve(profile, &case, cores);
+            PlannedTest::new(case, settings, &prepared.history)
+        })
+        .collect();
+    let capacity = profile.jobs.get(cores);
+    let units = if req.no_capture {
+        (0..planned.len())
+            .map(|i| crate::schedule::Unit::single(&planned, i, 1, false))
+            .collect()
+    } else {
+        plan_units(&planned, capacity)
+    };
+    let opts = ExecuteOptions {
+        run_id,
+        run_dir,
+        profile: profile.name.clone(),
+        jobs: profile.jobs,
+        fail_fast: profile.fail_fast,
+        max_fail: profile.max_fail,
+        flaky_fails: profile.flaky_fails,
+        no_capture: req.no_capture,
+        test_groups: prepared
+            .config
+            .test_groups()
+            .iter()
+            .map(|(k, g)| (k.clone(), g.max_threads))
+            .collect(),
+        skipped: req.selection.skipped,
+        interrupt_grace: profile.grace_period.min(Duration::from_secs(10)),
+    };
+    let mut no_hooks = NoHooks;
+    let hooks = hooks.unwrap_or(&mut no_hooks);
+    let summary = {
+        let executor = Executor::new(&planned, units, opts, sink, hooks, &mut prepared.history);
+        let _signals = crate::execute::signals::SignalForwarder::install(executor.sender())
+            .map_err(|e| RunnerError::Other(format!("could not install signal handlers: {e}")))?;
+        executor.run()
+    };
+    prepared.history.save()?;
+    Ok(summary)
+}
+
+/// Builds the filter for `run`/`list` from its parts.
+pub fn filter_for(mut filter: TestFilter, config: &GantryConfig, tier: Option<&str>) -> Result<TestFilter> {
+    if let Some(t) = tier {
+        filter.tier = Some(config.tier(t)?.clone());
+    }
+    Ok(filter)
+}

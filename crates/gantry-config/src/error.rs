@@ -91,7 +91,11 @@ pub enum ConfigError {
     },
 
     /// `--tier NAME` names a tier the `[tiers]` table does not define.
-    #[error("unknown tier `{name}`{}; {}", did_you_mean(name, known), known_tiers(known))]
+    #[error(
+        "unknown tier `{name}`{}; {}",
+        did_you_mean(name, known),
+        known_tiers(known)
+    )]
     UnknownTier {
         /// The requested name.
         name: String,

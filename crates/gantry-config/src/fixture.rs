@@ -294,7 +294,7 @@ pub(crate) fn parse_fixture(
             name_span,
             key,
             format!("invalid fixture name {name:?}"),
-            Some("fixture names may use letters, digits, `-` and `_` (they name directories and appear in `depends-on`)".into()),
+            Some("fixture names may use letters, digits, `-` and `_`, since they name directories and appear in `depends-on`".into()),
         ));
     }
     let table = ctx.table(node, key, FIXTURE_KEYS)?;
@@ -363,14 +363,21 @@ pub(crate) fn parse_fixture(
                     .enumerate()
                     .find(|(_, p)| matches!(p.kind, ProbeKind::Log(_)))
                 {
-                    let at = if v.as_array().is_some() { k.index(i) } else { k.clone() };
+                    let at = if v.as_array().is_some() {
+                        k.index(i)
+                    } else {
+                        k.clone()
+                    };
                     log_at = Some((v.span(), at.child("log")));
                 }
                 f.ready = probes;
             }
             "export" => {
                 f.export = env_table(ctx, v, &k, true)?;
-                if f.export.values().any(|t| t.placeholders().any(|p| *p == Placeholder::Pid)) {
+                if f.export
+                    .values()
+                    .any(|t| t.placeholders().any(|p| *p == Placeholder::Pid))
+                {
                     pid_at = Some((v.span(), k.clone()));
                 }
             }
@@ -404,14 +411,21 @@ pub(crate) fn parse_fixture(
                 table.span(),
                 key,
                 format!("fixture `{name}` has nothing to run"),
-                Some("give it a `command` (a service to start) or `setup`/`teardown` commands".into()),
+                Some(
+                    "give it a `command` that starts a service, or `setup`/`teardown` commands"
+                        .into(),
+                ),
             ));
         }
         let needs_command = [
             pid_at.map(|(s, k)| (s, k, "`{pid}` in `export`")),
             log_at.map(|(s, k)| (s, k, "a `log` probe")),
             (f.restart != RestartPolicy::Never).then(|| {
-                (table.get("restart").and_then(|n| n.span()), key.child("restart"), "`restart`")
+                (
+                    table.get("restart").and_then(|n| n.span()),
+                    key.child("restart"),
+                    "`restart`",
+                )
             }),
             table
                 .get("stop")
@@ -427,7 +441,11 @@ pub(crate) fn parse_fixture(
         }
     }
     if f.restart == RestartPolicy::Never {
-        if let Some(entry) = table.entries().into_iter().find(|e| e.name == "restart-limit") {
+        if let Some(entry) = table
+            .entries()
+            .into_iter()
+            .find(|e| e.name == "restart-limit")
+        {
             ctx.warn(
                 entry.key_span,
                 &key.child("restart-limit"),
@@ -459,7 +477,10 @@ fn env_table(
                 Some("names must be non-empty and contain no `=`".into()),
             ));
         }
-        out.insert(entry.name.to_owned(), ctx.template(entry.node, &k, allow_pid)?);
+        out.insert(
+            entry.name.to_owned(),
+            ctx.template(entry.node, &k, allow_pid)?,
+        );
     }
     Ok(out)
 }
@@ -470,12 +491,16 @@ fn commands(
     node: Node<'_>,
     key: &KeyPath,
 ) -> Result<Vec<Vec<Template>>, ConfigError> {
-    const HELP: &str = "write one command as [\"prog\", \"arg\"] or several as [[\"prog\", \"arg\"], [\"other\"]]";
+    const HELP: &str =
+        "write one command as [\"prog\", \"arg\"] or several as [[\"prog\", \"arg\"], [\"other\"]]";
     let Some(elements) = node.as_array() else {
         return Err(ctx.invalid(
             node.span(),
             key,
-            format!("expected an array of strings or an array of arrays, found {}", node.describe()),
+            format!(
+                "expected an array of strings or an array of arrays, found {}",
+                node.describe()
+            ),
             Some(HELP.into()),
         ));
     };
@@ -493,7 +518,10 @@ fn commands(
         return Err(ctx.invalid(
             e.span(),
             &key.index(i),
-            format!("expected a command (an array of strings), found {}", e.describe()),
+            format!(
+                "expected a command (an array of strings), found {}",
+                e.describe()
+            ),
             Some(HELP.into()),
         ));
     }
@@ -515,7 +543,7 @@ fn stop(ctx: &mut Ctx<'_>, node: Node<'_>, key: &KeyPath) -> Result<StopConfig, 
                 v.span(),
                 &k,
                 format!("unknown stop signal {text:?}"),
-                Some("expected one of TERM, INT, HUP, QUIT, KILL, USR1, USR2 (with or without the SIG prefix)".into()),
+                Some("expected one of TERM, INT, HUP, QUIT, KILL, USR1, USR2, with or without the SIG prefix".into()),
             )
         })?;
     }
@@ -623,7 +651,7 @@ fn probe(ctx: &mut Ctx<'_>, node: Node<'_>, key: &KeyPath) -> Result<ReadyProbe,
                     v.span(),
                     &k,
                     format!("invalid regular expression {text:?}: {last}"),
-                    Some("the pattern uses Rust `regex` syntax; escape special characters such as `(` with `\\\\`".into()),
+                    Some("the pattern uses Rust `regex` syntax: escape special characters such as `(` with a backslash, which a \"...\" TOML string spells `\\\\`".into()),
                 )
             })?;
             ProbeKind::Log(LogPattern(regex))
@@ -635,7 +663,10 @@ fn probe(ctx: &mut Ctx<'_>, node: Node<'_>, key: &KeyPath) -> Result<ReadyProbe,
             return Err(ctx.invalid(
                 s.span(),
                 &key.child("status"),
-                format!("`status` only applies to `http` probes, not to `{}`", entry.name),
+                format!(
+                    "`status` only applies to `http` probes, not to `{}`",
+                    entry.name
+                ),
                 Some("remove `status`".into()),
             ));
         }
@@ -669,7 +700,11 @@ pub(crate) fn check_graph(
             .child("depends-on")
             .index(i)
     };
-    let span_of = |name: &str, i: usize| spans.get(name).and_then(|s| s.entries.get(i).cloned().flatten());
+    let span_of = |name: &str, i: usize| {
+        spans
+            .get(name)
+            .and_then(|s| s.entries.get(i).cloned().flatten())
+    };
     for (name, f) in fixtures {
         for (i, dep) in f.depends_on.iter().enumerate() {
             let Some(target) = fixtures.get(dep) else {
@@ -722,7 +757,8 @@ pub(crate) fn check_graph(
             match marks.get(dep.as_str()) {
                 Some(Mark::Active) => {
                     let pos = stack.iter().position(|s| s == dep).unwrap_or(0);
-                    let mut cycle: Vec<String> = stack[pos..].iter().map(|s| s.to_string()).collect();
+                    let mut cycle: Vec<String> =
+                        stack[pos..].iter().map(|s| s.to_string()).collect();
                     cycle.push(dep.clone());
                     return Some((cycle, name, i));
                 }

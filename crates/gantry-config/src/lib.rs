@@ -136,10 +136,12 @@ impl GantryConfig {
     ///
     /// Fails with [`ConfigError::UnknownTier`], which lists the known names.
     pub fn tier(&self, name: &str) -> Result<&FilterExpr, ConfigError> {
-        self.tiers.get(name).ok_or_else(|| ConfigError::UnknownTier {
-            name: name.to_owned(),
-            known: self.tiers.keys().cloned().collect(),
-        })
+        self.tiers
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownTier {
+                name: name.to_owned(),
+                known: self.tiers.keys().cloned().collect(),
+            })
     }
 
     /// All tiers by name.

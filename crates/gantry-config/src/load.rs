@@ -65,7 +65,10 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<GantryConfig, ConfigError
                     table.span(),
                     &k,
                     "missing required key `max-threads`",
-                    Some("say how many tests of the group may run at once, e.g. max-threads = 1".into()),
+                    Some(
+                        "say how many tests of the group may run at once, e.g. max-threads = 1"
+                            .into(),
+                    ),
                 ));
             };
             let max_threads = ctx.positive(v, &k.child("max-threads"), "a positive integer")?;
@@ -88,7 +91,13 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<GantryConfig, ConfigError
         let groups: Vec<&str> = config.test_groups.keys().map(String::as_str).collect();
         let mut profiles = BTreeMap::new();
         for entry in ctx.any_table(node, &key)?.entries() {
-            let layer = parse_profile(&mut ctx, entry.node, &key.child(entry.name), entry.name, &groups)?;
+            let layer = parse_profile(
+                &mut ctx,
+                entry.node,
+                &key.child(entry.name),
+                entry.name,
+                &groups,
+            )?;
             profiles.insert(entry.name.to_owned(), layer);
         }
         config.profiles = profiles;
@@ -144,7 +153,10 @@ fn check_inheritance(ctx: &Ctx<'_>, config: &GantryConfig) -> Result<(), ConfigE
             .get(&at)
             .and_then(|l| l.inherits.as_ref())
             .and_then(|(_, span)| span.clone());
-        let key = KeyPath::root().child("profile").child(&at).child("inherits");
+        let key = KeyPath::root()
+            .child("profile")
+            .child(&at)
+            .child("inherits");
         return Err(ctx.invalid(span, &key, message, Some(help)));
     }
     Ok(())

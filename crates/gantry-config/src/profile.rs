@@ -158,10 +158,12 @@ pub struct ResolvedProfile {
     /// Time between SIGTERM and SIGKILL when killing a test's process group.
     #[serde(serialize_with = "ser::duration")]
     pub grace_period: Duration,
-    /// Whether the run stops scheduling tests after failures; see
-    /// [`stop_after_failures`](Self::stop_after_failures).
+    /// Whether the run stops scheduling tests after the first failure.
+    /// Always `false` when `max_fail` is set, which replaces that limit of
+    /// one; see [`stop_after_failures`](Self::stop_after_failures).
     pub fail_fast: bool,
-    /// With `fail_fast`, how many failures stop the run (`None` = 1).
+    /// When `fail_fast` is `false`: stop after this many failures; `None`
+    /// runs every test.
     pub max_fail: Option<usize>,
     /// Whether a flaky test (failed, then passed on retry) fails the run.
     pub flaky_fails: bool,
@@ -222,9 +224,13 @@ impl ResolvedProfile {
     }
 
     /// After how many failed tests the run stops scheduling new ones:
-    /// `max_fail` (default 1) when `fail_fast`, otherwise never.
+    /// 1 with `fail_fast`, else `max_fail` (`None`: never).
     pub fn stop_after_failures(&self) -> Option<usize> {
-        self.fail_fast.then(|| self.max_fail.unwrap_or(1))
+        if self.fail_fast {
+            Some(1)
+        } else {
+            self.max_fail
+        }
     }
 
     /// The settings for one test: for each setting, the value of the first
@@ -240,8 +246,16 @@ impl ResolvedProfile {
             threads_required: ThreadsRequired::default(),
             wrapper: self.wrapper.clone(),
         };
-        let (mut retries, mut slow, mut term, mut grace, mut exec, mut group, mut threads, mut wrap) =
-            (false, false, false, false, false, false, false, false);
+        let (
+            mut retries,
+            mut slow,
+            mut term,
+            mut grace,
+            mut exec,
+            mut group,
+            mut threads,
+            mut wrap,
+        ) = (false, false, false, false, false, false, false, false);
         for o in self.overrides.iter().filter(|o| o.filter.matches(test)) {
             fn take<T: Clone>(done: &mut bool, value: &Option<T>, into: &mut T) {
                 if let (false, Some(v)) = (*done, value) {
@@ -320,9 +334,10 @@ impl ProfileLayer {
         }
         set(&self.grace_period, &mut p.grace_period);
         // `fail-fast` and `max-fail` are one decision: the last layer that
-        // mentions either makes it.
+        // mentions either makes it. `max-fail = N` is fail-fast after N
+        // failures, stored as `fail_fast = false` plus the limit.
         if let Some(n) = self.max_fail {
-            p.fail_fast = true;
+            p.fail_fast = false;
             p.max_fail = Some(n);
         } else if let Some(ff) = self.fail_fast {
             p.fail_fast = ff;
@@ -393,7 +408,9 @@ pub(crate) fn parse_profile(
         let v = entry.node;
         match entry.name {
             "jobs" => layer.jobs = Some(jobs(ctx, v, &k)?),
-            "execution" => layer.execution = Some(ctx.choice(v, &k, "execution mode", EXECUTION)?),
+            "execution" => {
+                layer.execution = Some(ctx.choice(v, &k, "execution mode", EXECUTION)?)
+            }
             "retries" => layer.retries = Some(ctx.u32(v, &k)?),
             "slow-timeout" => layer.slow_timeout = Some(ctx.nonzero_duration(v, &k)?),
             "terminate-after" => layer.terminate_after = Some(terminate_after(ctx, v, &k)?),
@@ -402,8 +419,7 @@ pub(crate) fn parse_profile(
             "max-fail" => layer.max_fail = Some(ctx.positive(v, &k, "a positive integer")?),
             "flaky-fails" => layer.flaky_fails = Some(ctx.bool(v, &k)?),
             "failure-output" => {
-                layer.failure_output =
-                    Some(ctx.choice(v, &k, "failure output", FAILURE_OUTPUT)?)
+                layer.failure_output = Some(ctx.choice(v, &k, "failure output", FAILURE_OUTPUT)?)
             }
             "junit" => layer.junit = Some(junit(ctx, v, &k)?),
             "wrapper" => {
@@ -457,7 +473,12 @@ fn jobs(ctx: &Ctx<'_>, node: Node<'_>, key: &KeyPath) -> Result<Jobs, ConfigErro
             Some(s) => format!("{s:?}"),
             None => node.describe().to_owned(),
         };
-        return Err(ctx.invalid(node.span(), key, format!("expected {WHAT}, found {found}"), None));
+        return Err(ctx.invalid(
+            node.span(),
+            key,
+            format!("expected {WHAT}, found {found}"),
+            None,
+        ));
     }
     ctx.positive(node, key, WHAT).map(Jobs::Fixed)
 }
@@ -544,9 +565,9 @@ fn parse_override(
                 if !test_groups.contains(&group.as_str()) {
                     let help = match suggest(&group, test_groups.iter().copied()) {
                         Some(s) => format!("did you mean `{s}`?"),
-                        None if test_groups.is_empty() => format!(
-                            "declare it with `[test-groups.{group}]` and `max-threads = 1`"
-                        ),
+                        None if test_groups.is_empty() => {
+                            format!("declare it with `[test-groups.{group}]` and `max-threads = 1`")
+                        }
                         None => format!(
                             "declared groups: {}; or declare it with `[test-groups.{group}]`",
                             test_groups.join(", ")
@@ -594,7 +615,12 @@ fn threads_required(
             Some(s) => format!("{s:?}"),
             None => node.describe().to_owned(),
         };
-        return Err(ctx.invalid(node.span(), key, format!("expected {WHAT}, found {found}"), None));
+        return Err(ctx.invalid(
+            node.span(),
+            key,
+            format!("expected {WHAT}, found {found}"),
+            None,
+        ));
     }
     ctx.positive(node, key, WHAT).map(ThreadsRequired::Count)
 }

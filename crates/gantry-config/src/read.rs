@@ -92,11 +92,10 @@ impl<'a> Node<'a> {
     }
 }
 
-/// A table being read: its entries, its key path and its span.
-#[derive(Clone, Copy)]
+/// A table being read: its entries and its span.
 pub(crate) struct Table<'a> {
     inner: &'a dyn TableLike,
-    span: Option<(usize, usize)>,
+    span: Option<Range<usize>>,
 }
 
 /// One entry of a [`Table`].
@@ -129,7 +128,7 @@ impl<'a> Table<'a> {
     }
 
     pub(crate) fn span(&self) -> Option<Range<usize>> {
-        self.span.map(|(a, b)| a..b)
+        self.span.clone()
     }
 }
 
@@ -149,7 +148,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// An [`ConfigError::Invalid`] at `span`.
+    /// A [`ConfigError::Invalid`] at `span`.
     pub(crate) fn invalid(
         &self,
         span: Option<Range<usize>>,
@@ -216,7 +215,7 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| self.expected(&node, key, "a table"))?;
         Ok(Table {
             inner,
-            span: node.span().map(|r| (r.start, r.end)),
+            span: node.span(),
         })
     }
 
@@ -250,7 +249,12 @@ impl<'a> Ctx<'a> {
             } else {
                 format!("an integer of at most {}", u32::MAX)
             };
-            self.invalid(node.span(), key, format!("expected {what}, found {n}"), None)
+            self.invalid(
+                node.span(),
+                key,
+                format!("expected {what}, found {n}"),
+                None,
+            )
         })
     }
 
@@ -266,7 +270,12 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| self.expected(&node, key, what))?;
         match usize::try_from(n) {
             Ok(n) if n >= 1 && n <= u32::MAX as usize => Ok(n),
-            _ => Err(self.invalid(node.span(), key, format!("expected {what}, found {n}"), None)),
+            _ => Err(self.invalid(
+                node.span(),
+                key,
+                format!("expected {what}, found {n}"),
+                None,
+            )),
         }
     }
 
@@ -287,7 +296,12 @@ impl<'a> Ctx<'a> {
             return Err(self.invalid(node.span(), key, message, Some(help)));
         };
         humantime::parse_duration(text).map_err(|_| {
-            self.invalid(node.span(), key, format!("invalid duration {text:?}"), Some(HELP.into()))
+            self.invalid(
+                node.span(),
+                key,
+                format!("invalid duration {text:?}"),
+                Some(HELP.into()),
+            )
         })
     }
 
@@ -310,7 +324,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// An array of strings.
-    pub(crate) fn strings(&self, node: Node<'_>, key: &KeyPath) -> Result<Vec<String>, ConfigError> {
+    pub(crate) fn strings(
+        &self,
+        node: Node<'_>,
+        key: &KeyPath,
+    ) -> Result<Vec<String>, ConfigError> {
         let elements = node
             .as_array()
             .ok_or_else(|| self.expected(&node, key, "an array of strings"))?;
@@ -331,9 +349,19 @@ impl<'a> Ctx<'a> {
         let text = node
             .as_str()
             .ok_or_else(|| self.expected(&node, key, "a string"))?;
-        let template = Template::parse(text)
-            .map_err(|e| self.invalid(node.span(), key, format!("in {text:?}: {}", e.message), e.help))?;
-        if !allow_pid && template.placeholders().any(|p| *p == crate::Placeholder::Pid) {
+        let template = Template::parse(text).map_err(|e| {
+            self.invalid(
+                node.span(),
+                key,
+                format!("in {text:?}: {}", e.message),
+                e.help,
+            )
+        })?;
+        if !allow_pid
+            && template
+                .placeholders()
+                .any(|p| *p == crate::Placeholder::Pid)
+        {
             return Err(self.invalid(
                 node.span(),
                 key,
@@ -386,10 +414,9 @@ impl<'a> Ctx<'a> {
                 // Point at the offending character when the string's source
                 // text is the expression verbatim (one line, no escapes).
                 let raw = span.and_then(|s| self.text.get(s)).unwrap_or_default();
-                let verbatim = (raw.starts_with('"')
-                    && !raw.starts_with("\"\"\"")
-                    && !raw.contains('\\'))
-                    || (raw.starts_with('\'') && !raw.starts_with("'''"));
+                let verbatim =
+                    (raw.starts_with('"') && !raw.starts_with("\"\"\"") && !raw.contains('\\'))
+                        || (raw.starts_with('\'') && !raw.starts_with("'''"));
                 if verbatim {
                     let before = text.get(..source.offset()).unwrap_or(text);
                     column += 1 + before.chars().count();
@@ -434,7 +461,12 @@ impl<'a> Ctx<'a> {
                     Some(s) => format!("{}; did you mean {s:?}?", names()),
                     None => names(),
                 };
-                self.invalid(node.span(), key, format!("invalid {what} {text:?}"), Some(help))
+                self.invalid(
+                    node.span(),
+                    key,
+                    format!("invalid {what} {text:?}"),
+                    Some(help),
+                )
             })
     }
 }

@@ -138,7 +138,9 @@ impl Template {
                 }
                 '{' => {
                     let rest = &text[at + 1..];
-                    let Some(end) = rest.find(['{', '}']).filter(|&e| rest[e..].starts_with('}'))
+                    let Some(end) = rest
+                        .find(['{', '}'])
+                        .filter(|&e| rest[e..].starts_with('}'))
                     else {
                         return Err(TemplateError {
                             message: format!("unclosed `{{` at character {}", char_pos(text, at)),

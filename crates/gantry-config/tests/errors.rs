@@ -25,7 +25,9 @@ fn io_error() {
         panic!("expected an Io error, got {e:?}")
     };
     assert_eq!(path, &dir.path().join(".config/gantry.toml"));
-    let message = e.to_string().replace(&dir.path().display().to_string(), "[TMP]");
+    let message = e
+        .to_string()
+        .replace(&dir.path().display().to_string(), "[TMP]");
     insta::assert_snapshot!(message, @"[TMP]/.config/gantry.toml: cannot read the config file: Is a directory (os error 21)");
 }
 
@@ -149,12 +151,42 @@ tier1 = "kind(lib"
     insta::assert_snapshot!(err("[tiers]\nslow = 1\n"), @".config/gantry.toml:2:8: tiers.slow: expected a filter expression string, found an integer");
     // The column is that of the offending character ...
     let e = parse("[tiers]\ntier1 = \"kind(lib\"\n").unwrap_err();
-    assert!(matches!(e, ConfigError::InvalidFilter { line: 2, column: 18, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            ConfigError::InvalidFilter {
+                line: 2,
+                column: 18,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let e = parse("[tiers]\ntier1 = 'kind(lib'\n").unwrap_err();
-    assert!(matches!(e, ConfigError::InvalidFilter { line: 2, column: 18, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            ConfigError::InvalidFilter {
+                line: 2,
+                column: 18,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     // ... unless escapes make the source differ from the expression.
     let e = parse("[tiers]\ntier1 = \"kind(\\u006C)x\"\n").unwrap_err();
-    assert!(matches!(e, ConfigError::InvalidFilter { line: 2, column: 9, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            ConfigError::InvalidFilter {
+                line: 2,
+                column: 9,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]

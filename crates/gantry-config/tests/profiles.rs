@@ -107,7 +107,8 @@ wrapper = ["valgrind", "--error-exitcode=1"]
             slow_timeout: Duration::from_secs(90),
             terminate_after: Some(3),
             grace_period: Duration::from_millis(500),
-            fail_fast: true,
+            // max-fail replaces fail-fast's limit of one.
+            fail_fast: false,
             max_fail: Some(5),
             flaky_fails: true,
             failure_output: FailureOutput::Immediate,
@@ -263,11 +264,17 @@ fail-fast = false
 [profile.again]
 inherits = "all"
 max-fail = 10
+
+[profile.strict]
+inherits = "again"
+fail-fast = true
 "#);
-    assert_eq!(
-        config.profile("default").unwrap().stop_after_failures(),
-        Some(3)
-    );
+    let default = config.profile("default").unwrap();
+    assert_eq!((default.fail_fast, default.max_fail), (false, Some(3)));
+    assert_eq!(default.stop_after_failures(), Some(3));
+    let strict = config.profile("strict").unwrap();
+    assert_eq!((strict.fail_fast, strict.max_fail), (true, None));
+    assert_eq!(strict.stop_after_failures(), Some(1));
     let all = config.profile("all").unwrap();
     assert_eq!((all.fail_fast, all.max_fail), (false, None));
     assert_eq!(all.stop_after_failures(), None);
@@ -443,7 +450,45 @@ fn inline_override_arrays_are_accepted() {
 [profile.default]
 overrides = [{ filter = "test(a)", retries = 3 }]
 "#);
-    assert_eq!(config.profile("default").unwrap().overrides[0].retries, Some(3));
+    assert_eq!(
+        config.profile("default").unwrap().overrides[0].retries,
+        Some(3)
+    );
+}
+
+#[test]
+fn resolved_profile_serializes_to_toml() {
+    // `cargo gantry show-config` prints the profile as TOML.
+    let config = ok(OVERRIDES);
+    let text = toml::to_string(&config.profile("default").unwrap()).unwrap();
+    insta::assert_snapshot!(text, @r#"
+        name = "default"
+        jobs = "auto"
+        execution = "auto"
+        retries = 1
+        slow-timeout = "1m"
+        grace-period = "10s"
+        fail-fast = true
+        flaky-fails = false
+        failure-output = "final"
+
+        [[overrides]]
+        filter = "package(echo-client) & test(/reconnect/)"
+        retries = 2
+        slow-timeout = "5m"
+        terminate-after = 2
+        grace-period = "1s"
+        execution = "process"
+        test-group = "serial"
+        threads-required = 2
+        wrapper = ["valgrind"]
+
+        [[overrides]]
+        filter = "package(echo-client)"
+        retries = 7
+        execution = "batch"
+        threads-required = "num-cpus"
+        "#);
 }
 
 #[test]

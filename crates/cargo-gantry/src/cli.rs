@@ -186,7 +186,13 @@ pub struct RunArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Configuration profile.
-    #[arg(long, short = 'P', env = "GANTRY_PROFILE", default_value = "default", help_heading = "Run options")]
+    #[arg(
+        long,
+        short = 'P',
+        env = "GANTRY_PROFILE",
+        default_value = "default",
+        help_heading = "Run options"
+    )]
     pub profile: String,
     /// Tests to run at once: a number or `auto`.
     #[arg(short = 'j', long, value_name = "N|auto", help_heading = "Run options")]
@@ -206,6 +212,9 @@ pub struct RunArgs {
     /// Stop starting tests after N failures.
     #[arg(long, value_name = "N", help_heading = "Run options")]
     pub max_fail: Option<usize>,
+    /// Also run doctests (with `cargo test --doc`) and report them with the rest.
+    #[arg(long, help_heading = "Run options")]
+    pub doc: bool,
     /// Let output through and run one test at a time.
     #[arg(long, alias = "nocapture", help_heading = "Run options")]
     pub no_capture: bool,

@@ -7,13 +7,18 @@ use gantry_config::{GantryConfig, Jobs, ResolvedProfile};
 use gantry_filter::FilterExpr;
 use gantry_metadata::ExitCode;
 use gantry_runner::list::BuildOptions;
-use gantry_runner::report::{ConsoleOptions, ConsoleReporter, Fanout, JsonLinesReporter, JunitReporter};
+use gantry_runner::report::{
+    ConsoleOptions, ConsoleReporter, Fanout, JsonLinesReporter, JunitReporter,
+};
 use gantry_runner::run::{self, Prepared, RunRequest};
 use gantry_runner::schedule::Partition;
 use gantry_runner::select::TestFilter;
 use gantry_runner::RunnerError;
 
-use crate::cli::{BuildArgs, Cli, Command, FilterArgs, ListArgs, ListFormat, MessageFormat, RunArgs, ShowConfigArgs};
+use crate::cli::{
+    BuildArgs, Cli, Command, FilterArgs, ListArgs, ListFormat, MessageFormat, RunArgs,
+    ShowConfigArgs,
+};
 use crate::printer::Printer;
 
 /// Runs a command and returns the process exit code.
@@ -37,7 +42,9 @@ fn exit_code_for(err: &RunnerError) -> i32 {
     match err {
         RunnerError::BuildFailed { .. } => ExitCode::BUILD_FAILED,
         RunnerError::ListFailed { .. } => ExitCode::LIST_FAILED,
-        RunnerError::Config(_) | RunnerError::Usage(_) | RunnerError::Filter(_) => ExitCode::USAGE_ERROR,
+        RunnerError::Config(_) | RunnerError::Usage(_) | RunnerError::Filter(_) => {
+            ExitCode::USAGE_ERROR
+        }
         RunnerError::Metadata(_) => ExitCode::USAGE_ERROR,
         _ => ExitCode::INTERNAL_ERROR,
     }
@@ -45,7 +52,11 @@ fn exit_code_for(err: &RunnerError) -> i32 {
 
 fn build_options(b: &BuildArgs) -> BuildOptions {
     let mut cargo_flags = Vec::new();
-    for (flag, on) in [("--locked", b.locked), ("--offline", b.offline), ("--frozen", b.frozen)] {
+    for (flag, on) in [
+        ("--locked", b.locked),
+        ("--offline", b.offline),
+        ("--frozen", b.frozen),
+    ] {
         if on {
             cargo_flags.push(flag.to_string());
         }
@@ -110,7 +121,9 @@ fn test_filter(f: &FilterArgs, config: &GantryConfig) -> Result<TestFilter, Runn
         filter.exprs.push(FilterExpr::parse(e)?);
     }
     if let Some(p) = &f.partition {
-        let partition: Partition = p.parse().map_err(|e: String| RunnerError::Usage(format!("--partition: {e}")))?;
+        let partition: Partition = p
+            .parse()
+            .map_err(|e: String| RunnerError::Usage(format!("--partition: {e}")))?;
         filter.partition = Some(partition);
     }
     run::filter_for(filter, config, f.tier.as_deref())
@@ -217,8 +230,21 @@ fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, RunnerError> {
     let filter = test_filter(&args.filter, &config)?;
     let cwd = std::env::current_dir().map_err(RunnerError::io("could not read", "."))?;
     let mut prepared: Prepared = run::prepare(&build, &cwd)?;
-    let selection = filter.select(&prepared.list, &prepared.history);
-    if selection.selected.is_empty() {
+    let mut selection = filter.select(&prepared.list, &prepared.history);
+    let target_dir = build
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| prepared.list.target_dir.clone());
+    let (run_id, run_dir) = run::create_run_dir(&target_dir)?;
+    let external = if args.doc {
+        let (results, skipped) =
+            run::run_doctests(&build, &cwd, &prepared.list, &filter, &run_dir)?;
+        selection.skipped.extend(skipped);
+        results
+    } else {
+        Vec::new()
+    };
+    if selection.selected.is_empty() && external.is_empty() {
         printer.error(&format!(
             "no tests matched ({}); {} tests are listed in {} binaries. `cargo gantry list` shows them.",
             filter.describe(),
@@ -227,8 +253,6 @@ fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, RunnerError> {
         ));
         return Ok(ExitCode::NO_TESTS_MATCHED);
     }
-    let target_dir = build.target_dir.clone().unwrap_or_else(|| prepared.list.target_dir.clone());
-    let (run_id, run_dir) = run::create_run_dir(&target_dir)?;
 
     let mut fanout = Fanout::default();
     match args.message_format {
@@ -241,13 +265,25 @@ fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, RunnerError> {
                 verbose: printer.verbose,
             },
         ))),
-        MessageFormat::Json => fanout.push(Box::new(JsonLinesReporter::new(Box::new(std::io::stdout())))),
+        MessageFormat::Json => fanout.push(Box::new(JsonLinesReporter::new(Box::new(
+            std::io::stdout(),
+        )))),
     }
-    let events_path: PathBuf = args.events.clone().unwrap_or_else(|| run_dir.join("events.jsonl"));
-    let file = std::fs::File::create(&events_path).map_err(RunnerError::io("could not create", &events_path))?;
-    fanout.push(Box::new(JsonLinesReporter::new(Box::new(std::io::BufWriter::new(file)))));
+    let events_path: PathBuf = args
+        .events
+        .clone()
+        .unwrap_or_else(|| run_dir.join("events.jsonl"));
+    let file = std::fs::File::create(&events_path)
+        .map_err(RunnerError::io("could not create", &events_path))?;
+    fanout.push(Box::new(JsonLinesReporter::new(Box::new(
+        std::io::BufWriter::new(file),
+    ))));
     if let Some(junit) = &profile.junit {
-        let path = if junit.is_absolute() { junit.clone() } else { root.join(junit) };
+        let path = if junit.is_absolute() {
+            junit.clone()
+        } else {
+            root.join(junit)
+        };
         fanout.push(Box::new(JunitReporter::new(path)));
     }
     let summary = run::execute(
@@ -256,6 +292,7 @@ fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, RunnerError> {
             profile: &profile,
             selection,
             no_capture: args.no_capture,
+            external,
         },
         run_id,
         run_dir,
@@ -278,7 +315,10 @@ fn show_config(args: ShowConfigArgs, printer: &Printer) -> Result<i32, RunnerErr
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "(no .config/gantry.toml; built-in defaults)".into());
     printer.out(&format!("# configuration: {file}"));
-    printer.out(&format!("# profiles: {}", config.profile_names().join(", ")));
+    printer.out(&format!(
+        "# profiles: {}",
+        config.profile_names().join(", ")
+    ));
     printer.out(&format!("[profile.{}]", profile.name));
     let text = toml::to_string(&profile).map_err(|e| RunnerError::Other(e.to_string()))?;
     printer.out(text.trim_end());
@@ -297,7 +337,12 @@ fn show_config(args: ShowConfigArgs, printer: &Printer) -> Result<i32, RunnerErr
     if !config.fixtures().is_empty() {
         printer.out(&format!(
             "\n# fixtures: {}",
-            config.fixtures().keys().cloned().collect::<Vec<_>>().join(", ")
+            config
+                .fixtures()
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     Ok(ExitCode::OK)

@@ -11,6 +11,7 @@ pub mod list;
 pub mod schedule;
 
 pub use error::{Result, RunnerError};
+pub mod doctest;
 pub mod report;
-pub mod select;
 pub mod run;
+pub mod select;

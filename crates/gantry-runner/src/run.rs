@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gantry_config::{GantryConfig, ResolvedProfile};
-use gantry_metadata::RunSummary;
+use gantry_metadata::{AttemptResult, Outcome, RunSummary, SkipReason, TestId};
 
 use crate::error::{Result, RunnerError};
 use crate::execute::{EventSink, ExecuteOptions, Executor, NoHooks, UnitHooks};
@@ -59,6 +59,8 @@ pub struct RunRequest<'a> {
     pub selection: Selection,
     /// Pass output through, one test at a time.
     pub no_capture: bool,
+    /// Results gathered before the run (doctests).
+    pub external: Vec<(TestId, AttemptResult)>,
 }
 
 /// Creates `target/gantry/runs/<run-id>/` and points `latest` at it.
@@ -66,7 +68,11 @@ pub fn create_run_dir(target_dir: &Path) -> Result<(String, PathBuf)> {
     let runs = target_dir.join("gantry").join("runs");
     std::fs::create_dir_all(&runs).map_err(RunnerError::io("could not create", &runs))?;
     let now = chrono::Local::now();
-    let run_id = format!("{}-{:05}", now.format("%Y%m%d-%H%M%S"), std::process::id() % 100_000);
+    let run_id = format!(
+        "{}-{:05}",
+        now.format("%Y%m%d-%H%M%S"),
+        std::process::id() % 100_000
+    );
     let dir = runs.join(&run_id);
     std::fs::create_dir_all(&dir).map_err(RunnerError::io("could not create", &dir))?;
     let latest = runs.join("latest");
@@ -78,7 +84,9 @@ pub fn create_run_dir(target_dir: &Path) -> Result<(String, PathBuf)> {
 
 /// Keeps the newest `keep` run directories.
 fn prune_runs(runs: &Path, keep: usize) {
-    let Ok(entries) = std::fs::read_dir(runs) else { return };
+    let Ok(entries) = std::fs::read_dir(runs) else {
+        return;
+    };
     let mut dirs: Vec<PathBuf> = entries
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
@@ -136,6 +144,7 @@ pub fn execute(
             .map(|(k, g)| (k.clone(), g.max_threads))
             .collect(),
         skipped: req.selection.skipped,
+        external: req.external,
         interrupt_grace: profile.grace_period.min(Duration::from_secs(10)),
     };
     let mut no_hooks = NoHooks;
@@ -151,9 +160,102 @@ pub fn execute(
 }
 
 /// Builds the filter for `run`/`list` from its parts.
-pub fn filter_for(mut filter: TestFilter, config: &GantryConfig, tier: Option<&str>) -> Result<TestFilter> {
+pub fn filter_for(
+    mut filter: TestFilter,
+    config: &GantryConfig,
+    tier: Option<&str>,
+) -> Result<TestFilter> {
     if let Some(t) = tier {
         filter.tier = Some(config.tier(t)?.clone());
     }
     Ok(filter)
+}
+
+/// Lists, filters and runs the doctests of the workspace's libraries with
+/// `cargo test --doc`, as results to fold into the run. With a partition,
+/// doctests belong to shard 1 only, so no shard runs them twice.
+pub fn run_doctests(
+    build: &BuildOptions,
+    cwd: &Path,
+    list: &TestList,
+    filter: &TestFilter,
+    run_dir: &Path,
+) -> Result<(Vec<(TestId, AttemptResult)>, Vec<(TestId, SkipReason)>)> {
+    let mut results = Vec::new();
+    let mut skipped = Vec::new();
+    if filter.partition.is_some_and(|p| p.shard != 1) {
+        return Ok((results, skipped));
+    }
+    let mut packages: Vec<&crate::list::TestBinary> = list
+        .binaries
+        .iter()
+        .filter(|b| b.kind == "lib")
+        .map(|b| b.as_ref())
+        .collect();
+    packages.dedup_by(|a, b| a.package == b.package);
+    for lib in packages {
+        let names = crate::doctest::list_doctests(build, &lib.package, cwd)?;
+        let binary = std::sync::Arc::new(crate::list::TestBinary {
+            binary_id: crate::doctest::doc_binary_id(&lib.package),
+            package: lib.package.clone(),
+            name: "doc".into(),
+            kind: "doc".into(),
+            path: PathBuf::new(),
+            cwd: lib.cwd.clone(),
+            env: Vec::new(),
+        });
+        let mut wanted = Vec::new();
+        for name in names {
+            let case = crate::list::TestCase {
+                binary: binary.clone(),
+                name,
+                ignored: false,
+            };
+            if filter.matches(&case) && filter.run_ignored != gantry_metadata::RunIgnored::Only {
+                wanted.push(case.name);
+            } else {
+                skipped.push((case.id(), SkipReason::Filtered));
+            }
+        }
+        if wanted.is_empty() {
+            continue;
+        }
+        let (doc_results, elapsed) =
+            crate::doctest::run_doctests(build, &lib.package, &wanted, cwd)?;
+        let each = elapsed.as_secs_f64() / doc_results.len().max(1) as f64;
+        for r in doc_results {
+            let id = TestId {
+                binary_id: binary.binary_id.clone(),
+                name: r.name.clone(),
+            };
+            let output = crate::execute::output::write_attempt(
+                run_dir,
+                &id.binary_id,
+                &id.name,
+                1,
+                r.output.as_bytes(),
+                None,
+            );
+            results.push((
+                id,
+                AttemptResult {
+                    attempt: 1,
+                    outcome: if r.passed {
+                        Outcome::Pass
+                    } else {
+                        Outcome::Fail
+                    },
+                    exit_code: None,
+                    signal: None,
+                    duration_secs: each,
+                    cpu_secs: None,
+                    in_batch: true,
+                    isolated: false,
+                    message: (!r.passed).then(|| "doctest failed".to_string()),
+                    output,
+                },
+            ));
+        }
+    }
+    Ok((results, skipped))
 }

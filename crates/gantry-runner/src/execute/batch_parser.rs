@@ -139,12 +139,17 @@ impl BatchParser {
             return None;
         }
         let body = &line[MARKER_PREFIX.len()..];
-        let sep = body.windows(MARKER_SEP.len()).position(|w| w == MARKER_SEP)?;
+        let sep = body
+            .windows(MARKER_SEP.len())
+            .position(|w| w == MARKER_SEP)?;
         let name = std::str::from_utf8(&body[..sep]).ok()?;
         if !self.expected.contains(name) || self.current() == Some(name) {
             return None;
         }
-        Some((name.to_string(), MARKER_PREFIX.len() + sep + MARKER_SEP.len()))
+        Some((
+            name.to_string(),
+            MARKER_PREFIX.len() + sep + MARKER_SEP.len(),
+        ))
     }
 
     fn is_trailer_line(&self) -> bool {
@@ -200,7 +205,10 @@ fn split_result(out: &[u8]) -> Option<(usize, bool)> {
 mod tests {
     use super::*;
 
-    fn run(chunks: &[&str], names: &[&str]) -> (Vec<(String, bool, String)>, Vec<String>, Option<String>) {
+    /// Finished `(name, passed, output)`, started names, and the test left running.
+    type Parsed = (Vec<(String, bool, String)>, Vec<String>, Option<String>);
+
+    fn run(chunks: &[&str], names: &[&str]) -> Parsed {
         let mut p = BatchParser::new(names.iter().map(|s| s.to_string()));
         let now = Instant::now();
         let mut events = Vec::new();
@@ -214,7 +222,10 @@ mod tests {
             match e {
                 BatchEvent::Started { name, .. } => started.push(name),
                 BatchEvent::Finished {
-                    name, passed, output, ..
+                    name,
+                    passed,
+                    output,
+                    ..
                 } => finished.push((name, passed, String::from_utf8(output).unwrap())),
             }
         }
@@ -230,7 +241,11 @@ mod tests {
             finished,
             [
                 ("a".into(), true, "hello\n".into()),
-                ("b".into(), false, "thread 'b' panicked at x.rs:1:1:\nboom\n".into()),
+                (
+                    "b".into(),
+                    false,
+                    "thread 'b' panicked at x.rs:1:1:\nboom\n".into()
+                ),
                 ("c".into(), true, "no newline here".into()),
             ]
         );
@@ -239,7 +254,13 @@ mod tests {
 
     #[test]
     fn markers_split_across_reads() {
-        let chunks = ["\nrunning 2 tests\nte", "st a ... ", "o", "k\ntest", " b ... ok\n\ntest result: ok.\n"];
+        let chunks = [
+            "\nrunning 2 tests\nte",
+            "st a ... ",
+            "o",
+            "k\ntest",
+            " b ... ok\n\ntest result: ok.\n",
+        ];
         let (finished, _, _) = run(&chunks, &["a", "b"]);
         assert_eq!(finished.len(), 2);
         assert!(finished.iter().all(|f| f.1 && f.2.is_empty()));

@@ -65,6 +65,9 @@ pub struct ExecuteOptions {
     pub skipped: Vec<(TestId, SkipReason)>,
     /// Grace period after forwarding a signal on interruption.
     pub interrupt_grace: Duration,
+    /// Results obtained outside the scheduler (doctests, run by
+    /// `cargo test --doc`), reported and counted with the others.
+    pub external: Vec<(TestId, AttemptResult)>,
 }
 
 struct Running {
@@ -172,10 +175,26 @@ impl<'a> Executor<'a> {
             format_version: gantry_metadata::EVENT_FORMAT_VERSION,
             run_id: self.opts.run_id.clone(),
             profile: self.opts.profile.clone(),
-            selected: self.tests.len(),
+            selected: self.tests.len() + self.opts.external.len(),
             skipped: self.opts.skipped.len(),
             jobs: self.capacity,
         });
+        for (id, result) in std::mem::take(&mut self.opts.external) {
+            let status = if result.outcome == Outcome::Pass {
+                self.summary.passed += 1;
+                TestStatus::Passed
+            } else {
+                self.summary.failed += 1;
+                TestStatus::Failed
+            };
+            self.emit(Event::TestFinished {
+                id,
+                status,
+                attempts: 1,
+                result,
+                failed_attempts: Vec::new(),
+            });
+        }
         for (id, reason) in std::mem::take(&mut self.opts.skipped) {
             self.emit(Event::TestSkipped { id, reason });
         }
@@ -233,7 +252,9 @@ impl<'a> Executor<'a> {
         let mut next = now + Duration::from_millis(500);
         for r in self.running.values() {
             if let Some(t) = r.term_sent {
-                let grace = self.unit_settings(&r.unit, r.current.map_or(0, |c| c.0)).grace_period;
+                let grace = self
+                    .unit_settings(&r.unit, r.current.map_or(0, |c| c.0))
+                    .grace_period;
                 next = next.min(t + grace);
             } else if let Some((pos, since)) = r.current {
                 let s = self.unit_settings(&r.unit, pos);
@@ -243,7 +264,8 @@ impl<'a> Executor<'a> {
         if let Some(d) = self.interrupt_deadline {
             next = next.min(d);
         }
-        next.saturating_duration_since(now).max(Duration::from_millis(1))
+        next.saturating_duration_since(now)
+            .max(Duration::from_millis(1))
     }
 
     fn unit_settings(&self, unit: &Unit, pos: usize) -> &crate::schedule::TestSettings {
@@ -343,7 +365,15 @@ impl<'a> Executor<'a> {
                 let r = self.running.remove(&id).expect("just inserted");
                 for (pos, t) in r.unit.tests.iter().enumerate() {
                     let _ = pos;
-                    let result = self.result(*t, Outcome::Fail, None, Duration::ZERO, None, false, &r.unit);
+                    let result = self.result(
+                        *t,
+                        Outcome::Fail,
+                        None,
+                        Duration::ZERO,
+                        None,
+                        false,
+                        &r.unit,
+                    );
                     let result = AttemptResult {
                         message: Some(message.clone()),
                         ..result
@@ -391,15 +421,24 @@ impl<'a> Executor<'a> {
             Msg::SpawnFailed { unit, error } => {
                 if let Some(r) = self.running.remove(&unit) {
                     for t in r.unit.tests.clone() {
-                        let mut result =
-                            self.result(t, Outcome::Fail, None, Duration::ZERO, None, false, &r.unit);
+                        let mut result = self.result(
+                            t,
+                            Outcome::Fail,
+                            None,
+                            Duration::ZERO,
+                            None,
+                            false,
+                            &r.unit,
+                        );
                         result.message = Some(error.clone());
                         self.finish_attempt(t, result, false);
                     }
                 }
             }
             Msg::BatchTestStarted { unit, pos, at } => {
-                let Some(r) = self.running.get_mut(&unit) else { return };
+                let Some(r) = self.running.get_mut(&unit) else {
+                    return;
+                };
                 r.current = Some((pos, at));
                 r.slow_periods = 0;
                 let t = r.unit.tests[pos];
@@ -428,8 +467,17 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn batch_test_finished(&mut self, unit: usize, pos: usize, passed: bool, output: Vec<u8>, duration: Duration) {
-        let Some(r) = self.running.get_mut(&unit) else { return };
+    fn batch_test_finished(
+        &mut self,
+        unit: usize,
+        pos: usize,
+        passed: bool,
+        output: Vec<u8>,
+        duration: Duration,
+    ) {
+        let Some(r) = self.running.get_mut(&unit) else {
+            return;
+        };
         if r.killed_for_cancel || r.done[pos] {
             return;
         }
@@ -507,7 +555,9 @@ impl<'a> Executor<'a> {
         stderr: Vec<u8>,
         unfinished: Option<(usize, Vec<u8>)>,
     ) {
-        let Some(r) = self.running.remove(&unit_id) else { return };
+        let Some(r) = self.running.remove(&unit_id) else {
+            return;
+        };
         if r.unit.batch {
             self.batch_exited(r, exit, wall, stdout, unfinished);
             return;
@@ -559,7 +609,15 @@ impl<'a> Executor<'a> {
             &stdout,
             Some(&stderr),
         );
-        let mut result = self.result(t, outcome, Some(&exit), wall, Some(exit.cpu), false, &r.unit);
+        let mut result = self.result(
+            t,
+            outcome,
+            Some(&exit),
+            wall,
+            Some(exit.cpu),
+            false,
+            &r.unit,
+        );
         result.message = message;
         result.output = paths;
         let isolation_sensitive = r.unit.isolating && outcome == Outcome::Pass;
@@ -700,7 +758,11 @@ impl<'a> Executor<'a> {
                 self.opts.max_fail
             };
             if max_fail.is_some_and(|m| self.failures >= m) && !self.cancelled {
-                let reason = if self.opts.fail_fast { "fail-fast" } else { "max-fail" };
+                let reason = if self.opts.fail_fast {
+                    "fail-fast"
+                } else {
+                    "max-fail"
+                };
                 self.cancel(reason.to_string());
             }
         }
@@ -752,7 +814,9 @@ impl<'a> Executor<'a> {
         }
         let mut events = Vec::new();
         for r in self.running.values_mut() {
-            let Some((pos, since)) = r.current else { continue };
+            let Some((pos, since)) = r.current else {
+                continue;
+            };
             let t = r.unit.tests[pos];
             let settings = &self.tests[t.index].settings;
             if let Some(term) = r.term_sent {

@@ -25,7 +25,9 @@ pub fn write_attempt(
     stdout: &[u8],
     stderr: Option<&[u8]>,
 ) -> OutputPaths {
-    let dir = run_dir.join("tests").join(sanitize(&binary_id.replace("::", "__")));
+    let dir = run_dir
+        .join("tests")
+        .join(sanitize(&binary_id.replace("::", "__")));
     let base = if attempt > 1 {
         format!("{}.attempt-{attempt}", sanitize(name))
     } else {

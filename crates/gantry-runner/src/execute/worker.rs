@@ -104,8 +104,15 @@ impl Job {
         argv.push("--exact".into());
         if self.batch {
             argv.extend(
-                ["--nocapture", "--test-threads=1", "--format", "pretty", "--color", "never"]
-                    .map(Into::into),
+                [
+                    "--nocapture",
+                    "--test-threads=1",
+                    "--format",
+                    "pretty",
+                    "--color",
+                    "never",
+                ]
+                .map(Into::into),
             );
             argv.extend(self.names.iter().map(Into::into));
         } else {
@@ -154,7 +161,7 @@ pub fn run(job: Job, tx: Sender<Msg>) {
         unit: job.unit,
         group: spawned.group.clone(),
     });
-    let (done_tx, done_rx) = mpsc::channel::<(Vec<u8>, Vec<u8>, Option<(usize, Vec<u8>)>)>();
+    let (done_tx, done_rx) = mpsc::channel::<Captured>();
     if job.batch {
         let pipe = spawned.stdout.take().expect("combined pipe");
         let names = job.names.clone();
@@ -205,6 +212,10 @@ pub fn run(job: Job, tx: Sender<Msg>) {
     });
 }
 
+/// What a pipe reader hands back: stdout, stderr, and in batches the test
+/// that was running at EOF with its output.
+type Captured = (Vec<u8>, Vec<u8>, Option<(usize, Vec<u8>)>);
+
 /// Reads a batch's combined output, sending per-test messages as tests
 /// start and finish. Returns the unattributed output and the test that was
 /// running at EOF.
@@ -213,7 +224,7 @@ fn read_batch(
     names: &[String],
     unit: usize,
     tx: &Sender<Msg>,
-) -> (Vec<u8>, Vec<u8>, Option<(usize, Vec<u8>)>) {
+) -> Captured {
     let pos: HashMap<&str, usize> = names
         .iter()
         .enumerate()

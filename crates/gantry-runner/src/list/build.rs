@@ -123,7 +123,9 @@ impl BuildOptions {
             cmd.manifest_path(path);
         }
         if !self.features.is_empty() {
-            cmd.features(cargo_metadata::CargoOpt::SomeFeatures(self.features.clone()));
+            cmd.features(cargo_metadata::CargoOpt::SomeFeatures(
+                self.features.clone(),
+            ));
         }
         if self.all_features {
             cmd.features(cargo_metadata::CargoOpt::AllFeatures);
@@ -282,7 +284,10 @@ mod tests {
 
     #[test]
     fn package_names_from_both_id_forms() {
-        assert_eq!(package_name_from_id("path+file:///w/crates/foo#0.1.0"), "foo");
+        assert_eq!(
+            package_name_from_id("path+file:///w/crates/foo#0.1.0"),
+            "foo"
+        );
         assert_eq!(
             package_name_from_id("path+file:///w/crates/dir#bar@0.1.0"),
             "bar"
@@ -314,7 +319,15 @@ mod tests {
         };
         assert_eq!(
             opts.cargo_args(),
-            ["--package", "a", "--features", "x,y", "--release", "--test", "it"]
+            [
+                "--package",
+                "a",
+                "--features",
+                "x,y",
+                "--release",
+                "--test",
+                "it"
+            ]
         );
     }
 }

@@ -96,7 +96,7 @@ impl TestList {
             .iter()
             .map(|b| Arc::new(make_binary(b, build, metadata)))
             .collect();
-        let mut listed: Vec<(Arc<TestBinary>, Vec<(String, bool)>)> = Vec::new();
+        let mut listed = Vec::new();
         let results: Vec<Result<Vec<(String, bool)>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = binaries
                 .iter()
@@ -108,7 +108,7 @@ impl TestList {
                 .collect()
         });
         for (b, r) in binaries.iter().zip(results) {
-            listed.push((b.clone(), r?));
+            listed.push((Arc::clone(b), r?));
         }
         listed.sort_by(|a, b| a.0.binary_id.cmp(&b.0.binary_id));
         let mut list = TestList {
@@ -168,11 +168,10 @@ impl TestList {
 }
 
 fn make_binary(b: &BuiltTestBinary, build: &BuildOutput, metadata: &Metadata) -> TestBinary {
-    let package = metadata
-        .packages
-        .iter()
-        .find(|p| p.id.repr == b.package_id);
-    let package_name = package.map(|p| p.name.to_string()).unwrap_or(b.package.clone());
+    let package = metadata.packages.iter().find(|p| p.id.repr == b.package_id);
+    let package_name = package
+        .map(|p| p.name.to_string())
+        .unwrap_or(b.package.clone());
     let cwd = package
         .and_then(|p| p.manifest_path.parent())
         .map(|p| p.to_path_buf().into_std_path_buf())
@@ -331,7 +330,6 @@ pub fn parse_terse_list(text: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
-
 
 #[cfg(test)]
 mod tests {

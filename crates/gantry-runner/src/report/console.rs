@@ -71,7 +71,14 @@ impl ConsoleReporter {
         }
     }
 
-    fn status_line(&self, label: &str, style: Style, time: f64, id: &TestId, extra: &str) -> String {
+    fn status_line(
+        &self,
+        label: &str,
+        style: Style,
+        time: f64,
+        id: &TestId,
+        extra: &str,
+    ) -> String {
         let label = format!("{label:>12}");
         let id_text = format!(
             "{} {}",
@@ -86,15 +93,16 @@ impl ConsoleReporter {
     }
 
     fn output_block(&mut self, id: &TestId, result: &AttemptResult) {
-        for (stream, path) in [("STDOUT", &result.output.stdout), ("STDERR", &result.output.stderr)] {
+        for (stream, path) in [
+            ("STDOUT", &result.output.stdout),
+            ("STDERR", &result.output.stderr),
+        ] {
             let text = read_output(path.as_deref());
             if text.is_empty() {
                 continue;
             }
             let header = format!("--- {stream}: {id} ---");
-            let header = header
-                .style(self.st(Style::new().red()))
-                .to_string();
+            let header = header.style(self.st(Style::new().red())).to_string();
             self.line(header);
             let body = text.trim_end_matches('\n').to_string();
             self.line(body);
@@ -117,14 +125,21 @@ impl ConsoleReporter {
                     self.isolated_passes.push(id.clone());
                 }
                 if self.opts.verbose {
-                    let l = self.status_line("PASS", Style::new().green(), result.duration_secs, id, &note);
+                    let l = self.status_line(
+                        "PASS",
+                        Style::new().green(),
+                        result.duration_secs,
+                        id,
+                        &note,
+                    );
                     self.line(l);
                 }
             }
             TestStatus::Flaky => {
                 self.flaky.push((id.clone(), attempts));
                 let label = format!("FLAKY {attempts}/{attempts}");
-                let l = self.status_line(&label, Style::new().yellow(), result.duration_secs, id, "");
+                let l =
+                    self.status_line(&label, Style::new().yellow(), result.duration_secs, id, "");
                 self.line(l);
             }
             TestStatus::Failed | TestStatus::TimedOut => {
@@ -185,12 +200,22 @@ impl ConsoleReporter {
         self.line(l);
         let failed = std::mem::take(&mut self.failed);
         for (id, status, result) in &failed {
-            let label = if *status == TestStatus::TimedOut { "TIMEOUT" } else { "FAIL" };
+            let label = if *status == TestStatus::TimedOut {
+                "TIMEOUT"
+            } else {
+                "FAIL"
+            };
             let l = self.status_line(label, Style::new().red(), result.duration_secs, id, "");
             self.line(l);
         }
         for (id, attempts) in std::mem::take(&mut self.flaky) {
-            let l = self.status_line(&format!("FLAKY {attempts}/{attempts}"), Style::new().yellow(), 0.0, &id, "");
+            let l = self.status_line(
+                &format!("FLAKY {attempts}/{attempts}"),
+                Style::new().yellow(),
+                0.0,
+                &id,
+                "",
+            );
             self.line(l.replace(&secs(0.0), &" ".repeat(secs(0.0).len())));
         }
         for id in std::mem::take(&mut self.isolated_passes) {
@@ -246,7 +271,11 @@ impl EventSink for ConsoleReporter {
                 will_terminate,
                 ..
             } => {
-                let label = if *will_terminate { "TERMINATING" } else { "SLOW" };
+                let label = if *will_terminate {
+                    "TERMINATING"
+                } else {
+                    "SLOW"
+                };
                 let l = self.status_line(label, Style::new().yellow(), *running_secs, id, "");
                 self.line(l.replacen("[ ", "[>", 1));
             }
@@ -261,12 +290,24 @@ impl EventSink for ConsoleReporter {
                     .map(|m| format!(" ({m})"))
                     .unwrap_or_default();
                 let label = format!("RETRY {}", failed.attempt + 1);
-                let l = self.status_line(&label, Style::new().magenta(), failed.duration_secs, id, &format!(" after {what}{note}"));
+                let l = self.status_line(
+                    &label,
+                    Style::new().magenta(),
+                    failed.duration_secs,
+                    id,
+                    &format!(" after {what}{note}"),
+                );
                 self.line(l);
             }
             Event::TestIsolating { id, reason } => {
                 if self.opts.verbose {
-                    let l = self.status_line("ISOLATE", Style::new().cyan(), 0.0, id, &format!(" ({reason})"));
+                    let l = self.status_line(
+                        "ISOLATE",
+                        Style::new().cyan(),
+                        0.0,
+                        id,
+                        &format!(" ({reason})"),
+                    );
                     self.line(l);
                 }
             }
@@ -285,7 +326,11 @@ impl EventSink for ConsoleReporter {
                 );
                 self.line(l);
             }
-            Event::FixtureStarted { name, instance, pid } => {
+            Event::FixtureStarted {
+                name,
+                instance,
+                pid,
+            } => {
                 if self.opts.verbose {
                     let pid = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
                     let l = format!("{:>12} fixture {name} [{instance}]{pid}", "Starting");
@@ -312,7 +357,11 @@ impl EventSink for ConsoleReporter {
                 how,
             } => {
                 if self.opts.verbose {
-                    let l = format!("{:>12} {} fixture {name} [{instance}]: {how}", "Stopped", secs(*uptime_secs));
+                    let l = format!(
+                        "{:>12} {} fixture {name} [{instance}]: {how}",
+                        "Stopped",
+                        secs(*uptime_secs)
+                    );
                     self.line(l);
                 }
             }

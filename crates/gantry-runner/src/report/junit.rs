@@ -58,7 +58,10 @@ impl JunitReporter {
             std::fs::rename(&tmp, &self.path).map_err(|e| e.to_string())
         })();
         if let Err(e) = result {
-            self.error = Some(format!("could not write JUnit file `{}`: {e}", self.path.display()));
+            self.error = Some(format!(
+                "could not write JUnit file `{}`: {e}",
+                self.path.display()
+            ));
         }
     }
 }
@@ -135,7 +138,10 @@ impl EventSink for JunitReporter {
                 let err = read_output(result.output.stderr.as_deref());
                 case.set_system_out_lossy(out.as_bytes());
                 case.set_system_err_lossy(err.as_bytes());
-                self.suites.entry(id.binary_id.clone()).or_default().push(case);
+                self.suites
+                    .entry(id.binary_id.clone())
+                    .or_default()
+                    .push(case);
             }
             Event::RunFinished { summary } => self.write(summary.wall_secs),
             _ => {}

@@ -135,7 +135,9 @@ impl History {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(RunnerError::io("could not create", dir))?;
         }
-        let tmp = self.path.with_extension(format!("json.tmp{}", std::process::id()));
+        let tmp = self
+            .path
+            .with_extension(format!("json.tmp{}", std::process::id()));
         let bytes = serde_json::to_vec(self).expect("history serializes");
         std::fs::write(&tmp, bytes).map_err(RunnerError::io("could not write", &tmp))?;
         std::fs::rename(&tmp, &self.path).map_err(RunnerError::io("could not write", &self.path))

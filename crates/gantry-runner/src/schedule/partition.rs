@@ -28,7 +28,8 @@ pub struct Partition {
 impl FromStr for Partition {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let help = "expected `count:M/N`, `hash:M/N` or `duration:M/N` with 1 <= M <= N, e.g. `hash:1/3`";
+        let help =
+            "expected `count:M/N`, `hash:M/N` or `duration:M/N` with 1 <= M <= N, e.g. `hash:1/3`";
         let (kind, rest) = s
             .split_once(':')
             .ok_or_else(|| format!("invalid partition `{s}`: {help}"))?;
@@ -115,12 +116,17 @@ mod tests {
     use super::*;
 
     fn ids(n: usize) -> Vec<(String, String)> {
-        (0..n).map(|i| ("bin".to_string(), format!("t{i:03}"))).collect()
+        (0..n)
+            .map(|i| ("bin".to_string(), format!("t{i:03}")))
+            .collect()
     }
 
     fn shards(kind: &str, n: usize, durations: &[Option<f64>]) -> Vec<Vec<usize>> {
         let owned = ids(n);
-        let refs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let refs: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         (1..=3)
             .map(|m| {
                 let p: Partition = format!("{kind}:{m}/3").parse().unwrap();
@@ -149,7 +155,13 @@ mod tests {
     fn duration_shards_are_balanced_within_ten_percent() {
         // Skewed: a few long tests, many short ones.
         let durations: Vec<Option<f64>> = (0..120)
-            .map(|i| Some(if i % 17 == 0 { 5.0 } else { 0.05 + (i % 7) as f64 * 0.1 }))
+            .map(|i| {
+                Some(if i % 17 == 0 {
+                    5.0
+                } else {
+                    0.05 + (i % 7) as f64 * 0.1
+                })
+            })
             .collect();
         let s = shards("duration", 120, &durations);
         let totals: Vec<f64> = s

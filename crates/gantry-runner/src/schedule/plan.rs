@@ -118,16 +118,19 @@ impl PlannedTest {
             .map_or(1.0, |c| c.clamp(0.02, 1.0));
         // A wrapper (e.g. valgrind) reports at process exit, after the
         // last test: only a process of its own can tie that to a test.
-        let batch = settings.wrapper.is_none() && match settings.execution {
-            ExecutionMode::Process => false,
-            ExecutionMode::Batch => settings.threads_required == 1,
-            ExecutionMode::Auto => {
-                settings.threads_required == 1
-                    && !rec.is_some_and(|r| {
-                        r.isolation_sensitive || r.last_failed || r.duration_secs > SLOW_ALONE_SECS
-                    })
-            }
-        };
+        let batch = settings.wrapper.is_none()
+            && match settings.execution {
+                ExecutionMode::Process => false,
+                ExecutionMode::Batch => settings.threads_required == 1,
+                ExecutionMode::Auto => {
+                    settings.threads_required == 1
+                        && !rec.is_some_and(|r| {
+                            r.isolation_sensitive
+                                || r.last_failed
+                                || r.duration_secs > SLOW_ALONE_SECS
+                        })
+                }
+            };
         Self {
             case,
             settings: Arc::new(settings),
@@ -222,8 +225,9 @@ impl Unit {
 pub fn plan_units(tests: &[PlannedTest], capacity: usize) -> Vec<Unit> {
     let capacity = capacity.max(1);
     let mut units = Vec::new();
-    let mut groups: BTreeMap<(String, Option<Vec<String>>, Option<String>), Vec<usize>> =
-        BTreeMap::new();
+    // Tests batch together when they share binary, wrapper and group.
+    type BatchKey = (String, Option<Vec<String>>, Option<String>);
+    let mut groups: BTreeMap<BatchKey, Vec<usize>> = BTreeMap::new();
     for (i, t) in tests.iter().enumerate() {
         if t.batch {
             groups

@@ -49,6 +49,27 @@ pub enum Command {
     Run(RunArgs),
     /// Print the effective configuration of a profile.
     ShowConfig(ShowConfigArgs),
+    /// Work with the service fixtures of `.config/gantry.toml`.
+    #[command(subcommand)]
+    Fixture(FixtureCommand),
+}
+
+/// `cargo gantry fixture ...`.
+#[derive(Debug, Subcommand)]
+pub enum FixtureCommand {
+    /// Start fixtures (and what they depend on) in the foreground, print
+    /// their exported environment as `export K=V` lines, and stop them in
+    /// reverse order on Ctrl-C or SIGTERM.
+    Up(FixtureUpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FixtureUpArgs {
+    /// The fixtures to start.
+    #[arg(value_name = "NAME", required = true)]
+    pub names: Vec<String>,
+    #[command(flatten)]
+    pub build: BuildArgs,
 }
 
 /// What to build: cargo's own flags, passed through.

@@ -16,8 +16,8 @@ use gantry_runner::select::TestFilter;
 use gantry_runner::RunnerError;
 
 use crate::cli::{
-    BuildArgs, Cli, Command, FilterArgs, ListArgs, ListFormat, MessageFormat, RunArgs,
-    ShowConfigArgs,
+    BuildArgs, Cli, Command, FilterArgs, FixtureCommand, FixtureUpArgs, ListArgs, ListFormat,
+    MessageFormat, RunArgs, ShowConfigArgs,
 };
 use crate::printer::Printer;
 
@@ -27,6 +27,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> i32 {
         Command::List(args) => list(args, printer),
         Command::Run(args) => run_tests(args, printer),
         Command::ShowConfig(args) => show_config(args, printer),
+        Command::Fixture(FixtureCommand::Up(args)) => fixture_up(args, printer),
     };
     match result {
         Ok(code) => code,
@@ -46,6 +47,9 @@ fn exit_code_for(err: &RunnerError) -> i32 {
             ExitCode::USAGE_ERROR
         }
         RunnerError::Metadata(_) => ExitCode::USAGE_ERROR,
+        RunnerError::Fixture(e) if e.is_interrupted() => ExitCode::INTERRUPTED,
+        RunnerError::Fixture(e) if e.is_usage_error() => ExitCode::USAGE_ERROR,
+        RunnerError::Fixture(_) => ExitCode::SETUP_FAILED,
         _ => ExitCode::INTERNAL_ERROR,
     }
 }
@@ -251,6 +255,7 @@ fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, RunnerError> {
             prepared.list.tests.len(),
             prepared.list.binaries.len()
         ));
+        run::abandon_run_dir(&run_dir);
         return Ok(ExitCode::NO_TESTS_MATCHED);
     }
 
@@ -269,15 +274,16 @@ fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, RunnerError> {
             std::io::stdout(),
         )))),
     }
-    let events_path: PathBuf = args
-        .events
-        .clone()
-        .unwrap_or_else(|| run_dir.join("events.jsonl"));
-    let file = std::fs::File::create(&events_path)
-        .map_err(RunnerError::io("could not create", &events_path))?;
-    fanout.push(Box::new(JsonLinesReporter::new(Box::new(
-        std::io::BufWriter::new(file),
-    ))));
+    // The run directory always keeps the events; `--events` adds a copy.
+    let mut event_files: Vec<PathBuf> = vec![run_dir.join("events.jsonl")];
+    event_files.extend(args.events.clone());
+    for path in event_files {
+        let file =
+            std::fs::File::create(&path).map_err(RunnerError::io("could not create", &path))?;
+        fanout.push(Box::new(JsonLinesReporter::new(Box::new(
+            std::io::BufWriter::new(file),
+        ))));
+    }
     if let Some(junit) = &profile.junit {
         let path = if junit.is_absolute() {
             junit.clone()
@@ -321,6 +327,12 @@ fn show_config(args: ShowConfigArgs, printer: &Printer) -> Result<i32, RunnerErr
     ));
     printer.out(&format!("[profile.{}]", profile.name));
     let text = toml::to_string(&profile).map_err(|e| RunnerError::Other(e.to_string()))?;
+    // The name is the table header, not a key of the table.
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("name = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
     printer.out(text.trim_end());
     if !config.tiers().is_empty() {
         printer.out("\n[tiers]");
@@ -346,4 +358,73 @@ fn show_config(args: ShowConfigArgs, printer: &Printer) -> Result<i32, RunnerErr
         ));
     }
     Ok(ExitCode::OK)
+}
+
+/// `cargo gantry fixture up NAME...`: starts the fixtures, prints their
+/// exports for a shell to `eval`, and keeps them up until a signal.
+fn fixture_up(args: FixtureUpArgs, printer: &Printer) -> Result<i32, RunnerError> {
+    use gantry_metadata::EventEnvelope;
+    use gantry_runner::execute::signals::{SignalCount, SignalForwarder};
+    use gantry_runner::execute::worker::Msg;
+    use gantry_runner::execute::EventSink;
+    use std::sync::mpsc::{self, RecvTimeoutError};
+    use std::time::{Duration, Instant};
+
+    let build = build_options(&args.build);
+    let cwd = std::env::current_dir().map_err(RunnerError::io("could not read", "."))?;
+    // Signals are handled from the start: one arriving while fixtures
+    // start must still tear down what has started.
+    let signals = SignalCount::new();
+    let (tx, rx) = mpsc::channel();
+    let _forwarder = SignalForwarder::install_counting(tx, signals.clone())
+        .map_err(|e| RunnerError::Other(format!("could not install signal handlers: {e}")))?;
+    let (mut manager, run_dir) =
+        gantry_runner::fixture::manager_for_up(&build, &cwd, &args.names, signals)?;
+    let mut console = ConsoleReporter::new(
+        printer.stderr_writer(),
+        ConsoleOptions {
+            color: printer.color,
+            progress: false,
+            failure_output: Default::default(),
+            verbose: true,
+        },
+    );
+    let start = Instant::now();
+    let mut emit = |event| {
+        console.emit(&EventEnvelope {
+            elapsed_secs: start.elapsed().as_secs_f64(),
+            event,
+        })
+    };
+    let exports = match manager.start_named(&args.names, &mut emit) {
+        Ok(exports) => exports,
+        Err(e) => {
+            manager.teardown(&mut emit);
+            return Err(e.into());
+        }
+    };
+    for (k, v) in &exports {
+        printer.out(&format!(
+            "export {k}={}",
+            gantry_runner::fixture::shell_quote(v)
+        ));
+    }
+    printer.note(&format!(
+        "fixtures are up (logs in {}); press Ctrl-C to stop them",
+        run_dir.join("fixtures").display()
+    ));
+    let code = loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(Msg::Signal(_)) | Err(RecvTimeoutError::Disconnected) => break ExitCode::OK,
+            Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) => {
+                if let Some(dead) = manager.find_dead() {
+                    printer.error(&dead);
+                    break ExitCode::SETUP_FAILED;
+                }
+            }
+        }
+    };
+    manager.teardown(&mut emit);
+    Ok(code)
 }

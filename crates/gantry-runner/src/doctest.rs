@@ -49,10 +49,27 @@ fn cargo_doc_command(build: &BuildOptions, package: &str, cwd: &Path) -> Command
     cmd
 }
 
-/// Lists a package's doctests (`cargo test --doc -- --list`).
-pub fn list_doctests(build: &BuildOptions, package: &str, cwd: &Path) -> Result<Vec<String>> {
+/// Lists a package's doctests (`cargo test --doc -- --list`) with whether
+/// each is ignored (```` ```ignore ````).
+pub fn list_doctests(build: &BuildOptions, package: &str, cwd: &Path) -> Result<Vec<(String, bool)>> {
+    let all = list_with(build, package, cwd, false)?;
+    let ignored: std::collections::HashSet<String> =
+        list_with(build, package, cwd, true)?.into_iter().collect();
+    Ok(all
+        .into_iter()
+        .map(|n| {
+            let ig = ignored.contains(&n);
+            (n, ig)
+        })
+        .collect())
+}
+
+fn list_with(build: &BuildOptions, package: &str, cwd: &Path, ignored: bool) -> Result<Vec<String>> {
     let mut cmd = cargo_doc_command(build, package, cwd);
     cmd.args(["--", "--list", "--format", "terse"]);
+    if ignored {
+        cmd.arg("--ignored");
+    }
     let out = cmd.output().map_err(|source| RunnerError::CargoSpawn {
         command: format!("cargo test --doc -p {package} -- --list"),
         source,
@@ -81,11 +98,15 @@ pub fn run_doctests(
     build: &BuildOptions,
     package: &str,
     names: &[String],
+    include_ignored: bool,
     cwd: &Path,
 ) -> Result<(Vec<DocTestResult>, Duration)> {
     let start = Instant::now();
     let mut cmd = cargo_doc_command(build, package, cwd);
     cmd.args(["--", "--color", "never"]);
+    if include_ignored {
+        cmd.arg("--include-ignored");
+    }
     let out = cmd.output().map_err(|source| RunnerError::CargoSpawn {
         command: format!("cargo test --doc -p {package}"),
         source,

@@ -57,9 +57,18 @@ pub enum RunnerError {
     /// A filter expression did not parse.
     #[error("{0}")]
     Filter(#[from] gantry_filter::ParseError),
+    /// A fixture could not be prepared or started (exit code 102).
+    #[error(transparent)]
+    Fixture(Box<crate::fixture::FixtureError>),
     /// An archive or results file could not be used.
     #[error("{0}")]
     Other(String),
+}
+
+impl From<crate::fixture::FixtureError> for RunnerError {
+    fn from(e: crate::fixture::FixtureError) -> Self {
+        RunnerError::Fixture(Box::new(e))
+    }
 }
 
 impl RunnerError {

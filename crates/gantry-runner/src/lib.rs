@@ -7,6 +7,7 @@
 /// The error type of this crate.
 pub mod error;
 pub mod execute;
+pub mod fixture;
 pub mod list;
 pub mod schedule;
 

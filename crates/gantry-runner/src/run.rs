@@ -2,13 +2,16 @@
 //! The CLI fills a [`RunRequest`] and renders what comes back.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gantry_config::{GantryConfig, ResolvedProfile};
 use gantry_metadata::{AttemptResult, Outcome, RunSummary, SkipReason, TestId};
 
 use crate::error::{Result, RunnerError};
-use crate::execute::{EventSink, ExecuteOptions, Executor, NoHooks, UnitHooks};
+use crate::execute::signals::{SignalCount, SignalForwarder};
+use crate::execute::{EventSink, ExecuteOptions, Executor, HookError, NoHooks, UnitHooks};
+use crate::fixture::{FixtureManager, FixtureOptions, FixturePlan, RunLog, WorkspaceBins};
 use crate::list::{build_tests, BuildOptions, TestList};
 use crate::schedule::{plan_units, History, PlannedTest, TestSettings};
 use crate::select::{Selection, TestFilter};
@@ -21,6 +24,12 @@ pub struct Prepared {
     pub history: History,
     /// The workspace configuration.
     pub config: GantryConfig,
+    /// The workspace's binary targets, for fixtures' `{bin:NAME}`.
+    pub bins: WorkspaceBins,
+    /// How the tests were built: fixture binaries are built the same way.
+    pub build: BuildOptions,
+    /// The directory cargo ran in.
+    pub cwd: PathBuf,
 }
 
 /// Builds the test binaries and lists their tests.
@@ -39,6 +48,9 @@ pub fn prepare(build: &BuildOptions, cwd: &Path) -> Result<Prepared> {
         list,
         history,
         config,
+        bins: WorkspaceBins::from_build(&metadata, &built),
+        build: build.clone(),
+        cwd: cwd.to_path_buf(),
     })
 }
 
@@ -82,6 +94,25 @@ pub fn create_run_dir(target_dir: &Path) -> Result<(String, PathBuf)> {
     Ok((run_id, dir))
 }
 
+/// Removes a run directory that ended up unused (nothing ran) and points
+/// `latest` back at the newest remaining run.
+pub fn abandon_run_dir(run_dir: &Path) {
+    let _ = std::fs::remove_dir_all(run_dir);
+    let Some(runs) = run_dir.parent() else { return };
+    let latest = runs.join("latest");
+    let _ = std::fs::remove_file(&latest);
+    let newest = std::fs::read_dir(runs).ok().and_then(|entries| {
+        entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name())
+            .max()
+    });
+    if let Some(name) = newest {
+        let _ = std::os::unix::fs::symlink(name, &latest);
+    }
+}
+
 /// Keeps the newest `keep` run directories.
 fn prune_runs(runs: &Path, keep: usize) {
     let Ok(entries) = std::fs::read_dir(runs) else {
@@ -111,15 +142,57 @@ pub fn execute(
 ) -> Result<RunSummary> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let profile = req.profile;
+    let log = Arc::new(
+        RunLog::create(&run_dir.join("gantry.log")).unwrap_or_else(|_| RunLog::disabled()),
+    );
+    let fixture_plan = FixturePlan::new(&prepared.config);
     let planned: Vec<PlannedTest> = req
         .selection
         .selected
         .into_iter()
         .map(|case| {
             let settings = TestSettings::resolve(profile, &case, cores);
-            PlannedTest::new(case, settings, &prepared.history)
+            let mut test = PlannedTest::new(case, settings, &prepared.history);
+            if test.batch && fixture_plan.needs_own_process(&test.case) {
+                // One environment per process cannot point at a fresh
+                // test-scoped instance per test.
+                test.batch = false;
+            }
+            test
         })
         .collect();
+    log.log(format_args!(
+        "run {run_id}: {} tests selected, profile {}",
+        planned.len(),
+        profile.name
+    ));
+    // Fixture binaries are found (or built) before anything starts, so a
+    // missing one fails the run at once.
+    let signals = SignalCount::new();
+    let used = fixture_plan.used_by(planned.iter().map(|t| &t.case));
+    let mut fixtures = if used.is_empty() {
+        None
+    } else {
+        let bins = crate::fixture::resolve_bins(
+            &fixture_plan.bins_needed(&used),
+            &prepared.bins,
+            &prepared.build,
+            &prepared.cwd,
+            &log,
+        )?;
+        let mut fopts = FixtureOptions::new(
+            run_dir.join("fixtures"),
+            prepared.list.workspace_root.clone(),
+            signals.clone(),
+            log.clone(),
+        );
+        fopts.bins = bins;
+        Some(FixtureManager::new(
+            fixture_plan,
+            planned.iter().map(|t| &t.case),
+            fopts,
+        ))
+    };
     let capacity = profile.jobs.get(cores);
     let units = if req.no_capture {
         (0..planned.len())
@@ -148,15 +221,79 @@ pub fn execute(
         interrupt_grace: profile.grace_period.min(Duration::from_secs(10)),
     };
     let mut no_hooks = NoHooks;
-    let hooks = hooks.unwrap_or(&mut no_hooks);
+    let mut hooks = BothHooks {
+        fixtures: fixtures.as_mut(),
+        other: hooks.unwrap_or(&mut no_hooks),
+    };
     let summary = {
-        let executor = Executor::new(&planned, units, opts, sink, hooks, &mut prepared.history);
-        let _signals = crate::execute::signals::SignalForwarder::install(executor.sender())
+        let executor = Executor::new(
+            &planned,
+            units,
+            opts,
+            sink,
+            &mut hooks,
+            &mut prepared.history,
+        );
+        // Installed for the whole run including the teardown at its end,
+        // which a signal must not cut short.
+        let _signals = SignalForwarder::install_counting(executor.sender(), signals)
             .map_err(|e| RunnerError::Other(format!("could not install signal handlers: {e}")))?;
         executor.run()
     };
+    log.log(format_args!(
+        "run finished with exit code {}",
+        summary.exit_code
+    ));
+    let fatal = fixtures.as_mut().and_then(|f| f.take_fatal());
+    // Normally torn down already, at the end of the run.
+    drop(fixtures);
     prepared.history.save()?;
-    Ok(summary)
+    match fatal {
+        Some(e) if summary.exit_code == gantry_metadata::ExitCode::SETUP_FAILED => Err(e.into()),
+        _ => Ok(summary),
+    }
+}
+
+/// The fixture manager and the caller's hooks, as one.
+struct BothHooks<'a, 'b> {
+    fixtures: Option<&'a mut FixtureManager>,
+    other: &'b mut dyn UnitHooks,
+}
+
+impl UnitHooks for BothHooks<'_, '_> {
+    fn before_unit(
+        &mut self,
+        tests: &[&PlannedTest],
+        emit: &mut dyn FnMut(gantry_metadata::Event),
+    ) -> std::result::Result<Vec<(String, String)>, HookError> {
+        let mut env = match &mut self.fixtures {
+            Some(f) => f.before_unit(tests, emit)?,
+            None => Vec::new(),
+        };
+        env.extend(self.other.before_unit(tests, emit)?);
+        Ok(env)
+    }
+
+    fn after_unit(&mut self, tests: &[&PlannedTest], emit: &mut dyn FnMut(gantry_metadata::Event)) {
+        self.other.after_unit(tests, emit);
+        if let Some(f) = &mut self.fixtures {
+            f.after_unit(tests, emit);
+        }
+    }
+
+    fn test_done(&mut self, test: &PlannedTest, emit: &mut dyn FnMut(gantry_metadata::Event)) {
+        self.other.test_done(test, emit);
+        if let Some(f) = &mut self.fixtures {
+            f.test_done(test, emit);
+        }
+    }
+
+    fn run_finished(&mut self, emit: &mut dyn FnMut(gantry_metadata::Event)) {
+        self.other.run_finished(emit);
+        if let Some(f) = &mut self.fixtures {
+            f.run_finished(emit);
+        }
+    }
 }
 
 /// Builds the filter for `run`/`list` from its parts.
@@ -205,23 +342,27 @@ pub fn run_doctests(
             env: Vec::new(),
         });
         let mut wanted = Vec::new();
-        for name in names {
+        let mut include_ignored = false;
+        for (name, ignored) in names {
             let case = crate::list::TestCase {
                 binary: binary.clone(),
                 name,
-                ignored: false,
+                ignored,
             };
-            if filter.matches(&case) && filter.run_ignored != gantry_metadata::RunIgnored::Only {
-                wanted.push(case.name);
-            } else {
+            if !filter.matches(&case) {
                 skipped.push((case.id(), SkipReason::Filtered));
+            } else if !filter.ignored_ok(&case) {
+                skipped.push((case.id(), SkipReason::Ignored));
+            } else {
+                include_ignored |= ignored;
+                wanted.push(case.name);
             }
         }
         if wanted.is_empty() {
             continue;
         }
         let (doc_results, elapsed) =
-            crate::doctest::run_doctests(build, &lib.package, &wanted, cwd)?;
+            crate::doctest::run_doctests(build, &lib.package, &wanted, include_ignored, cwd)?;
         let each = elapsed.as_secs_f64() / doc_results.len().max(1) as f64;
         for r in doc_results {
             let id = TestId {

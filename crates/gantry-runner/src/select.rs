@@ -61,7 +61,8 @@ impl TestFilter {
         self.tier.as_ref().is_none_or(|t| t.matches(&q))
     }
 
-    fn ignored_ok(&self, test: &TestCase) -> bool {
+    /// Whether `--run-ignored` lets this test run.
+    pub fn ignored_ok(&self, test: &TestCase) -> bool {
         match self.run_ignored {
             RunIgnored::Default => !test.ignored,
             RunIgnored::Only => test.ignored,

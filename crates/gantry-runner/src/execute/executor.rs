@@ -25,15 +25,83 @@ pub trait EventSink {
     fn emit(&mut self, event: &EventEnvelope);
 }
 
+/// Why [`UnitHooks::before_unit`] could not prepare a unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookError {
+    /// The failure message of the unit's tests or, when `fatal`, the reason
+    /// the run is cancelled.
+    pub message: String,
+    /// The run cannot go on (a fixture failed to start): the unit's tests
+    /// do not run, no other unit starts, and the exit code is
+    /// [`ExitCode::SETUP_FAILED`]. When false, only the unit's tests fail.
+    pub fatal: bool,
+    /// The hook gave up because gantry received a signal; the run then ends
+    /// as interrupted rather than failed.
+    pub interrupted: bool,
+}
+
+impl HookError {
+    /// An error that fails the unit's tests with `message`.
+    pub fn tests_fail(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            fatal: false,
+            interrupted: false,
+        }
+    }
+
+    /// An error that stops the run.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            fatal: true,
+            interrupted: false,
+        }
+    }
+
+    /// The hook was interrupted by a signal.
+    pub fn interrupted() -> Self {
+        Self {
+            message: "interrupted".into(),
+            fatal: true,
+            interrupted: true,
+        }
+    }
+}
+
 /// Supplies extra environment for a unit just before it starts, and is told
-/// when tests finish. Fixtures and databases hook in here.
+/// when units end, when tests finish and when the run is over. Fixtures and
+/// databases hook in here.
+///
+/// Every method gets `emit`, through which the hook adds events (fixture
+/// started, ready, stopped) to the run's stream in order with the rest.
+/// `before_unit` may block (while services start); the others should not.
 pub trait UnitHooks {
-    /// Environment for the unit's process, or an error that fails its tests.
-    fn before_unit(&mut self, _tests: &[&PlannedTest]) -> Result<Vec<(String, String)>, String> {
+    /// Environment for the unit's process, or an error that fails its
+    /// tests or the whole run.
+    fn before_unit(
+        &mut self,
+        _tests: &[&PlannedTest],
+        _emit: &mut dyn FnMut(Event),
+    ) -> Result<Vec<(String, String)>, HookError> {
         Ok(Vec::new())
     }
+    /// Called once for every `before_unit` call, when the unit's process
+    /// has ended (or did not start), before its tests' results are final.
+    fn after_unit(&mut self, _tests: &[&PlannedTest], _emit: &mut dyn FnMut(Event)) {}
     /// Called once per test when it has reached its final status.
-    fn test_done(&mut self, _test: &PlannedTest) {}
+    fn test_done(&mut self, _test: &PlannedTest, _emit: &mut dyn FnMut(Event)) {}
+    /// Called once when no test runs any more, however the run ended
+    /// (before `run-finished` is emitted): the place to tear down.
+    fn run_finished(&mut self, _emit: &mut dyn FnMut(Event)) {}
+}
+
+/// Sends a hook's event to the sink, stamped like the executor's own.
+fn emit_to(sink: &mut dyn EventSink, start: Instant, event: Event) {
+    sink.emit(&EventEnvelope {
+        elapsed_secs: start.elapsed().as_secs_f64(),
+        event,
+    });
 }
 
 /// Hooks that do nothing.
@@ -81,6 +149,11 @@ struct Running {
     done: Vec<bool>,
     cancel_after_current: bool,
     killed_for_cancel: bool,
+    /// Batch tests libtest reported passed; final only once the batch's
+    /// exit status agrees (a test can print a fake `ok` or trailer).
+    pending_passes: Vec<(UnitTest, AttemptResult)>,
+    /// Batch tests libtest reported failed (re-run alone).
+    reported_failures: usize,
 }
 
 #[derive(Default)]
@@ -107,6 +180,10 @@ pub struct Executor<'a> {
     failures: usize,
     cancelled: bool,
     interrupt_deadline: Option<Instant>,
+    /// A hook failed fatally (fixture setup): exit code SETUP_FAILED.
+    setup_failed: bool,
+    /// A hook gave up on a signal the loop may not have seen yet.
+    hook_interrupted: bool,
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
     capacity: usize,
@@ -149,6 +226,8 @@ impl<'a> Executor<'a> {
             failures: 0,
             cancelled: false,
             interrupt_deadline: None,
+            setup_failed: false,
+            hook_interrupted: false,
             tx,
             rx,
             capacity,
@@ -219,6 +298,25 @@ impl<'a> Executor<'a> {
     }
 
     fn finish(mut self) -> RunSummary {
+        {
+            let (sink, start) = (&mut *self.sink, self.start);
+            self.hooks
+                .run_finished(&mut |event| emit_to(sink, start, event));
+        }
+        if self.hook_interrupted && self.summary.interrupted.is_none() {
+            // The signal that stopped a hook is on its way (or was just
+            // handled by the forwarder): report the run as interrupted.
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while let Ok(msg) = self
+                .rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                if let Msg::Signal(sig) = msg {
+                    self.interrupt(sig);
+                    break;
+                }
+            }
+        }
         let never_run: Vec<usize> = (0..self.tests.len())
             .filter(|&i| !self.state[i].finished)
             .collect();
@@ -233,6 +331,8 @@ impl<'a> Executor<'a> {
         self.summary.wall_secs = self.start.elapsed().as_secs_f64();
         self.summary.exit_code = if self.summary.interrupted.is_some() {
             ExitCode::INTERRUPTED
+        } else if self.setup_failed {
+            ExitCode::SETUP_FAILED
         } else if self.summary.failed + self.summary.timed_out > 0
             || (self.opts.flaky_fails && self.summary.flaky > 0)
         {
@@ -330,8 +430,31 @@ impl<'a> Executor<'a> {
     fn spawn(&mut self, unit: Unit) {
         let id = self.next_unit_id;
         self.next_unit_id += 1;
-        let planned: Vec<&PlannedTest> = unit.tests.iter().map(|t| &self.tests[t.index]).collect();
-        let hook_env = self.hooks.before_unit(&planned);
+        let tests = self.tests;
+        let planned: Vec<&PlannedTest> = unit.tests.iter().map(|t| &tests[t.index]).collect();
+        let hook_env = {
+            let (sink, start) = (&mut *self.sink, self.start);
+            self.hooks
+                .before_unit(&planned, &mut |event| emit_to(sink, start, event))
+        };
+        if let Err(e) = &hook_env {
+            if e.fatal {
+                self.hook_ended(&planned);
+                if e.interrupted {
+                    // The signal's own message cancels the run and
+                    // reports it; until then, start nothing.
+                    self.cancelled = true;
+                    self.hook_interrupted = true;
+                } else {
+                    self.setup_failed = true;
+                    if !self.cancelled {
+                        self.cancel(e.message.clone());
+                    }
+                }
+                // The unit's tests stay not run.
+                return;
+            }
+        }
         let names: Vec<String> = planned.iter().map(|t| t.case.name.clone()).collect();
         let include_ignored = planned.iter().any(|t| t.case.ignored);
         let attempt = unit.tests[0].attempt;
@@ -356,11 +479,14 @@ impl<'a> Executor<'a> {
             timed_out: None,
             cancel_after_current: false,
             killed_for_cancel: false,
+            pending_passes: Vec::new(),
+            reported_failures: 0,
         };
         let env = match hook_env {
             Ok(env) => env,
-            Err(message) => {
+            Err(HookError { message, .. }) => {
                 // Setup for these tests failed: each fails with the reason.
+                self.hook_ended(&planned);
                 self.running.insert(id, running);
                 let r = self.running.remove(&id).expect("just inserted");
                 for (pos, t) in r.unit.tests.iter().enumerate() {
@@ -405,6 +531,19 @@ impl<'a> Executor<'a> {
         std::thread::spawn(move || worker::run(job, tx));
     }
 
+    /// Tells the hooks that a unit's process ended.
+    fn unit_ended(&mut self, unit: &Unit) {
+        let tests = self.tests;
+        let planned: Vec<&PlannedTest> = unit.tests.iter().map(|t| &tests[t.index]).collect();
+        self.hook_ended(&planned);
+    }
+
+    fn hook_ended(&mut self, planned: &[&PlannedTest]) {
+        let (sink, start) = (&mut *self.sink, self.start);
+        self.hooks
+            .after_unit(planned, &mut |event| emit_to(sink, start, event));
+    }
+
     // ---- messages ----------------------------------------------------
 
     fn handle(&mut self, msg: Msg) {
@@ -420,6 +559,7 @@ impl<'a> Executor<'a> {
             }
             Msg::SpawnFailed { unit, error } => {
                 if let Some(r) = self.running.remove(&unit) {
+                    self.unit_ended(&r.unit);
                     for t in r.unit.tests.clone() {
                         let mut result = self.result(
                             t,
@@ -507,8 +647,13 @@ impl<'a> Executor<'a> {
             let mut result = self.result(t, Outcome::Pass, None, duration, None, true, &unit_clone);
             result.exit_code = Some(0);
             result.output = paths;
-            self.finish_attempt(t, result, false);
+            if let Some(r) = self.running.get_mut(&unit) {
+                r.pending_passes.push((t, result));
+            }
         } else {
+            if let Some(r) = self.running.get_mut(&unit) {
+                r.reported_failures += 1;
+            }
             // Never report a failure that process-per-test would not:
             // re-run the test alone first.
             let id = test.case.id();
@@ -558,6 +703,7 @@ impl<'a> Executor<'a> {
         let Some(r) = self.running.remove(&unit_id) else {
             return;
         };
+        self.unit_ended(&r.unit);
         if r.unit.batch {
             self.batch_exited(r, exit, wall, stdout, unfinished);
             return;
@@ -648,10 +794,42 @@ impl<'a> Executor<'a> {
                 }
             }
         }
+        let mut r = r;
+        let in_flight = r.timed_out.or(unfinished.as_ref().map(|u| u.0));
+        let all_done = r.done.iter().all(|d| *d);
+        // libtest exits 0 when every test passed and 101 when one failed;
+        // anything else after all tests "finished" means the reports
+        // cannot be trusted (a test printed a fake result, or the process
+        // failed after its tests, e.g. in a destructor).
+        let consistent = !all_done
+            || match exit.code {
+                Some(0) => r.reported_failures == 0,
+                Some(101) => r.reported_failures > 0,
+                _ => false,
+            };
+        let pending = std::mem::take(&mut r.pending_passes);
+        if consistent {
+            for (t, result) in pending {
+                self.finish_attempt(t, result, false);
+            }
+        } else {
+            for (t, _) in pending {
+                let id = self.tests[t.index].case.id();
+                self.emit(Event::TestIsolating {
+                    id,
+                    reason: format!(
+                        "its batch exited with {} although libtest reported {} failures; re-running it alone",
+                        exit.code.map_or_else(|| "a signal".to_string(), |c| format!("code {c}")),
+                        r.reported_failures
+                    ),
+                });
+                self.queue
+                    .push_front(Unit::single(self.tests, t.index, t.attempt, false));
+            }
+        }
         if r.killed_for_cancel || (self.interrupt_deadline.is_some() && r.timed_out.is_none()) {
             return; // Unfinished tests stay not-run.
         }
-        let in_flight = r.timed_out.or(unfinished.as_ref().map(|u| u.0));
         let how = if r.timed_out.is_some() {
             "timed out in a batch".to_string()
         } else if let Some(sig) = exit.signal {
@@ -690,9 +868,10 @@ impl<'a> Executor<'a> {
         } else {
             // The batch ended cleanly but skipped tests (or only one is
             // left): run each alone so a missing test gets a clear message.
+            // They never ran in the batch, so nothing blames them.
             let _ = preamble;
             for i in never_started {
-                self.queue.push_front(Unit::single(self.tests, i, 1, true));
+                self.queue.push_front(Unit::single(self.tests, i, 1, false));
             }
         }
     }
@@ -742,7 +921,11 @@ impl<'a> Executor<'a> {
                 isolation_sensitive,
             },
         );
-        self.hooks.test_done(test);
+        {
+            let (sink, start) = (&mut *self.sink, self.start);
+            self.hooks
+                .test_done(test, &mut |event| emit_to(sink, start, event));
+        }
         self.emit(Event::TestFinished {
             id,
             status,

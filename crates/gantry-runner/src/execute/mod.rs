@@ -7,4 +7,4 @@ pub mod process;
 pub mod signals;
 pub mod worker;
 
-pub use executor::{EventSink, ExecuteOptions, Executor, NoHooks, UnitHooks};
+pub use executor::{EventSink, ExecuteOptions, Executor, HookError, NoHooks, UnitHooks};

@@ -89,6 +89,10 @@ impl TestSettings {
                 }
             }
         }
+        // `wrapper = []` switches an inherited wrapper off.
+        if s.wrapper.as_ref().is_some_and(|w| w.is_empty()) {
+            s.wrapper = None;
+        }
         s
     }
 }

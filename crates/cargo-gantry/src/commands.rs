@@ -141,11 +141,11 @@ fn print_warnings(config: &GantryConfig, printer: &Printer) {
 
 fn list(args: ListArgs, printer: &Printer) -> Result<i32, RunnerError> {
     let build = build_options(&args.build);
-    let (_, config) = run::load_config(&build)?;
-    print_warnings(&config, printer);
-    let filter = test_filter(&args.filter, &config)?;
+    let workspace = run::load_workspace(&build)?;
+    print_warnings(&workspace.config, printer);
+    let filter = test_filter(&args.filter, &workspace.config)?;
     let cwd = std::env::current_dir().map_err(RunnerError::io("could not read", "."))?;
-    let prepared = run::prepare(&build, &cwd)?;
+    let prepared = run::prepare(&build, &cwd, workspace)?;
     let selection = filter.select(&prepared.list, &prepared.history);
     let selected: std::collections::HashSet<(String, String)> = selection
         .selected
@@ -228,12 +228,13 @@ fn resolve_profile(config: &GantryConfig, args: &RunArgs) -> Result<ResolvedProf
 fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, RunnerError> {
     let build = build_options(&args.build);
     // Configuration, profile and filters are checked before anything is built.
-    let (root, config) = run::load_config(&build)?;
+    let workspace = run::load_workspace(&build)?;
+    let (root, config) = (workspace.root.clone(), &workspace.config);
     print_warnings(&config, printer);
     let profile = resolve_profile(&config, &args)?;
     let filter = test_filter(&args.filter, &config)?;
     let cwd = std::env::current_dir().map_err(RunnerError::io("could not read", "."))?;
-    let mut prepared: Prepared = run::prepare(&build, &cwd)?;
+    let mut prepared: Prepared = run::prepare(&build, &cwd, workspace)?;
     let mut selection = filter.select(&prepared.list, &prepared.history);
     let target_dir = build
         .target_dir
@@ -313,7 +314,7 @@ fn show_config(args: ShowConfigArgs, printer: &Printer) -> Result<i32, RunnerErr
         manifest_path: args.manifest_path.clone(),
         ..Default::default()
     };
-    let (_, config) = run::load_config(&build)?;
+    let config = run::load_workspace(&build)?.config;
     print_warnings(&config, printer);
     let profile = config.profile(&args.profile)?;
     let file = config

@@ -32,11 +32,21 @@ pub struct Prepared {
     pub cwd: PathBuf,
 }
 
+/// A workspace whose metadata and configuration have been read.
+pub struct Workspace {
+    /// The workspace root.
+    pub root: PathBuf,
+    /// Its configuration.
+    pub config: GantryConfig,
+    /// `cargo metadata --no-deps`.
+    pub metadata: cargo_metadata::Metadata,
+}
+
 /// Builds the test binaries and lists their tests.
-pub fn prepare(build: &BuildOptions, cwd: &Path) -> Result<Prepared> {
-    let metadata = build.metadata()?;
-    let root = metadata.workspace_root.clone().into_std_path_buf();
-    let config = GantryConfig::load(&root)?;
+pub fn prepare(build: &BuildOptions, cwd: &Path, workspace: Workspace) -> Result<Prepared> {
+    let Workspace {
+        config, metadata, ..
+    } = workspace;
     let built = build_tests(build, cwd)?;
     let list = TestList::discover(&built, &metadata)?;
     let target_dir = build
@@ -54,13 +64,17 @@ pub fn prepare(build: &BuildOptions, cwd: &Path) -> Result<Prepared> {
     })
 }
 
-/// Reads only the configuration of the workspace `build` points at (for
-/// commands that need no build, and to fail on bad config before building).
-pub fn load_config(build: &BuildOptions) -> Result<(PathBuf, GantryConfig)> {
+/// Reads the metadata and configuration of the workspace `build` points at,
+/// so that bad configuration fails before anything is built.
+pub fn load_workspace(build: &BuildOptions) -> Result<Workspace> {
     let metadata = build.metadata()?;
     let root = metadata.workspace_root.clone().into_std_path_buf();
     let config = GantryConfig::load(&root)?;
-    Ok((root, config))
+    Ok(Workspace {
+        root,
+        config,
+        metadata,
+    })
 }
 
 /// What to run and how.

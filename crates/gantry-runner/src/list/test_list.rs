@@ -284,8 +284,13 @@ fn sysroot_lib_dir() -> Option<String> {
 /// Runs `<bin> --list --format terse` (and again with `--ignored`) and
 /// returns `(name, ignored)` in libtest's order.
 fn list_binary(binary: &TestBinary) -> Result<Vec<(String, bool)>> {
-    let all = run_list(binary, false)?;
-    let ignored: std::collections::HashSet<String> = run_list(binary, true)?.into_iter().collect();
+    let (all, ignored) = std::thread::scope(|scope| {
+        let ignored = scope.spawn(|| run_list(binary, true));
+        let all = run_list(binary, false);
+        (all, ignored.join().expect("listing thread panicked"))
+    });
+    let (all, ignored) = (all?, ignored?);
+    let ignored: std::collections::HashSet<String> = ignored.into_iter().collect();
     Ok(all
         .into_iter()
         .map(|name| {

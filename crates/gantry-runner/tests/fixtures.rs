@@ -929,7 +929,6 @@ fn svc_config(profile: &str) -> String {
         r#"
 [profile.default]
 execution = "process"
-jobs = 2
 {profile}
 
 [fixture.svc]
@@ -960,7 +959,7 @@ fn whole_run_shares_the_fixture_and_tears_it_down_after_failures() {
     let dir = tempfile::tempdir().unwrap();
     let (result, events) = run_in(
         dir.path(),
-        &svc_config("fail-fast = false"),
+        &svc_config("fail-fast = false\njobs = 2"),
         &[
             ("app::it", "pass_1"),
             ("app::it", "fail_1"),
@@ -1047,11 +1046,16 @@ fn whole_run_tears_down_after_a_test_timeout_and_fail_fast() {
     let dir = tempfile::tempdir().unwrap();
     let (result, _) = run_in(
         dir.path(),
-        &svc_config("fail-fast = true\nslow-timeout = \"300ms\"\nterminate-after = 1\ngrace-period = \"100ms\""),
-        &[("app::it", "hang_1")],
+        &svc_config(
+            "jobs = 1\nfail-fast = true\nslow-timeout = \"300ms\"\nterminate-after = 1\ngrace-period = \"100ms\"",
+        ),
+        &[("app::it", "hang_1"), ("app::it", "pass_9")],
     );
     let summary = result.unwrap();
     assert_eq!(summary.timed_out, 1);
+    assert_eq!(summary.not_run, 1, "fail-fast did not cancel the rest");
+    let ran = std::fs::read_to_string(dir.path().join("ran")).unwrap();
+    assert!(!ran.contains("pass_9"), "{ran}");
     assert_eq!(summary.exit_code, ExitCode::TEST_FAILED);
     assert_all_dead(&all_pids(dir.path()));
 }

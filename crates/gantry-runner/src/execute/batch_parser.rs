@@ -1,11 +1,15 @@
 //! Splits the output of a batch process into per-test results.
 //!
-//! A batch runs `<bin> --exact --nocapture --test-threads=1 NAME…` with
+//! A batch runs `<bin> --exact --show-output --test-threads=1 NAME…` with
 //! stdout and stderr on one pipe. libtest then prints `test NAME ... `
-//! before each test, the test's own output, and the result word (`ok`,
-//! `FAILED`) after it; one test runs at a time, so everything between two
-//! markers belongs to the first test, and the marker tells which test is
-//! running right now (for timeouts and crash attribution).
+//! before each test and the result word (`ok`, `FAILED`) after it; one test
+//! runs at a time, so whatever reaches the pipe between two markers (output
+//! of child processes, direct writes to the file descriptors) belongs to
+//! the first test, and the marker tells which test is running right now
+//! (for timeouts and crash attribution). What the test printed with
+//! `print!`/`eprint!` libtest captures in memory — cheap even for tests
+//! that print millions of lines — and prints after the last test in
+//! `---- NAME stdout ----` sections, which are collected here too.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -43,6 +47,10 @@ pub struct BatchParser {
     current: Option<(String, Vec<u8>, Instant)>,
     partial: Vec<u8>,
     in_trailer: bool,
+    /// Captured output sections from the trailer, by test name.
+    captured: std::collections::HashMap<String, Vec<u8>>,
+    /// The section being read, and its output so far.
+    section: Option<(String, Vec<u8>)>,
 }
 
 const MARKER_PREFIX: &[u8] = b"test ";
@@ -57,6 +65,8 @@ impl BatchParser {
             current: None,
             partial: Vec::new(),
             in_trailer: false,
+            captured: std::collections::HashMap::new(),
+            section: None,
         }
     }
 
@@ -75,13 +85,20 @@ impl BatchParser {
                 None => (rest, false),
             };
             rest = &rest[piece.len()..];
-            self.partial.extend_from_slice(piece);
             if self.in_trailer {
-                if complete {
-                    self.partial.clear();
+                // Captured sections can be huge: no copy per line.
+                if complete && self.partial.is_empty() {
+                    self.trailer_line(piece);
+                } else {
+                    self.partial.extend_from_slice(piece);
+                    if complete {
+                        let line = std::mem::take(&mut self.partial);
+                        self.trailer_line(&line);
+                    }
                 }
                 continue;
             }
+            self.partial.extend_from_slice(piece);
             if let Some((name, marker_len)) = self.marker() {
                 self.finish_current(now, &mut events);
                 self.started.insert(name.clone());
@@ -124,16 +141,59 @@ impl BatchParser {
         }
     }
 
+    /// The output libtest captured for each test that printed something,
+    /// from the sections after the last test.
+    pub fn take_captured(&mut self) -> std::collections::HashMap<String, Vec<u8>> {
+        self.close_section();
+        let mut captured = std::mem::take(&mut self.captured);
+        for out in captured.values_mut() {
+            // libtest ends each section with a separator newline.
+            while out.ends_with(b"\n") {
+                out.pop();
+            }
+            out.push(b'\n');
+        }
+        captured
+    }
+
+    fn trailer_line(&mut self, line: &[u8]) {
+        if line.starts_with(b"---- ") || line.ends_with(b":\n") || line.starts_with(b"test result: ") {
+            if let Some(name) = line
+                .strip_prefix(b"---- ")
+                .and_then(|l| l.strip_suffix(b" stdout ----\n"))
+                .and_then(|n| std::str::from_utf8(n).ok())
+                .filter(|n| self.expected.contains(*n))
+            {
+                self.close_section();
+                self.section = Some((name.to_string(), Vec::new()));
+                return;
+            }
+            if line == b"successes:\n" || line == b"failures:\n" || line.starts_with(b"test result: ") {
+                self.close_section();
+                return;
+            }
+        }
+        if let Some((_, out)) = &mut self.section {
+            out.extend_from_slice(line);
+        }
+    }
+
+    fn close_section(&mut self) {
+        if let Some((name, out)) = self.section.take() {
+            self.captured.insert(name, out);
+        }
+    }
+
     /// Output of the test that was running when the stream ended, if any.
     pub fn take_unfinished(&mut self) -> Option<(String, Vec<u8>, Instant)> {
         self.current.take()
     }
 
     fn flush_line(&mut self) {
-        let line = std::mem::take(&mut self.partial);
         if let Some((_, out, _)) = &mut self.current {
-            out.extend_from_slice(&line);
+            out.extend_from_slice(&self.partial);
         }
+        self.partial.clear();
     }
 
     fn marker(&self) -> Option<(String, usize)> {
@@ -166,7 +226,9 @@ impl BatchParser {
             return false;
         };
         let after_result = out.ends_with(b"\n\n") || out.ends_with(b"\n");
-        (line.as_slice() == b"failures:\n" || line.starts_with(b"test result: "))
+        (line.as_slice() == b"failures:\n"
+            || line.as_slice() == b"successes:\n"
+            || line.starts_with(b"test result: "))
             && after_result
             && split_result(out).is_some()
     }
@@ -281,6 +343,18 @@ mod tests {
         assert_eq!(finished.len(), 1);
         assert_eq!(started, ["a", "b"]);
         assert_eq!(unfinished.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn captured_sections_are_collected_per_test() {
+        let out = "\nrunning 3 tests\ntest a ... ok\ntest b ... ok\ntest c ... FAILED\n\nsuccesses:\n\n---- a stdout ----\nline 1\nline 2\n\n\nsuccesses:\n    a\n    b\n\nfailures:\n\n---- c stdout ----\nthread 'c' panicked\n\n\nfailures:\n    c\n\ntest result: FAILED. 2 passed; 1 failed\n";
+        let mut p = BatchParser::new(["a", "b", "c"].map(String::from));
+        let events = p.feed(out.as_bytes(), Instant::now());
+        assert_eq!(events.len(), 6);
+        let captured = p.take_captured();
+        assert_eq!(captured["a"], b"line 1\nline 2\n");
+        assert_eq!(captured["c"], b"thread 'c' panicked\n");
+        assert!(!captured.contains_key("b"));
     }
 
     #[test]

@@ -154,6 +154,8 @@ struct Running {
     pending_passes: Vec<(UnitTest, AttemptResult)>,
     /// Batch tests libtest reported failed (re-run alone).
     reported_failures: usize,
+    /// Batch output libtest captured per test position, known at exit.
+    captured: Vec<(usize, Vec<u8>)>,
 }
 
 #[derive(Default)]
@@ -481,6 +483,7 @@ impl<'a> Executor<'a> {
             killed_for_cancel: false,
             pending_passes: Vec::new(),
             reported_failures: 0,
+            captured: Vec::new(),
         };
         let env = match hook_env {
             Ok(env) => env,
@@ -603,7 +606,13 @@ impl<'a> Executor<'a> {
                 stdout,
                 stderr,
                 unfinished,
-            } => self.unit_exited(unit, exit, wall, stdout, stderr, unfinished),
+                captured,
+            } => {
+                if let Some(r) = self.running.get_mut(&unit) {
+                    r.captured = captured;
+                }
+                self.unit_exited(unit, exit, wall, stdout, stderr, unfinished)
+            }
         }
     }
 
@@ -809,7 +818,31 @@ impl<'a> Executor<'a> {
             };
         let pending = std::mem::take(&mut r.pending_passes);
         if consistent {
-            for (t, result) in pending {
+            let captured: HashMap<usize, Vec<u8>> = std::mem::take(&mut r.captured)
+                .into_iter()
+                .map(|(pos, out)| (r.unit.tests[pos].index, out))
+                .collect();
+            for (t, mut result) in pending {
+                if let Some(extra) = captured.get(&t.index) {
+                    // Output that reached the pipe during the test comes
+                    // first, then what libtest captured.
+                    let mut all = result
+                        .output
+                        .stdout
+                        .as_ref()
+                        .and_then(|p| std::fs::read(p).ok())
+                        .unwrap_or_default();
+                    all.extend_from_slice(extra);
+                    let case = &self.tests[t.index].case;
+                    result.output = output::write_attempt(
+                        &self.opts.run_dir,
+                        &case.binary.binary_id,
+                        &case.name,
+                        t.attempt,
+                        &all,
+                        None,
+                    );
+                }
                 self.finish_attempt(t, result, false);
             }
         } else {

@@ -68,6 +68,8 @@ pub enum Msg {
         stderr: Vec<u8>,
         /// In batches: the test that was running when the process ended.
         unfinished: Option<(usize, Vec<u8>)>,
+        /// In batches: what libtest captured per test (position, output).
+        captured: Vec<(usize, Vec<u8>)>,
     },
     /// gantry received a signal.
     Signal(i32),
@@ -105,7 +107,7 @@ impl Job {
         if self.batch {
             argv.extend(
                 [
-                    "--nocapture",
+                    "--show-output",
                     "--test-threads=1",
                     "--format",
                     "pretty",
@@ -177,10 +179,14 @@ pub fn run(job: Job, tx: Sender<Msg>) {
         std::thread::spawn(move || {
             let o = out.join().unwrap_or_default();
             let e = err.join().unwrap_or_default();
-            let _ = done_tx.send((o, e, None));
+            let _ = done_tx.send(Captured {
+                stdout: o,
+                stderr: e,
+                ..Captured::default()
+            });
         });
     } else {
-        let _ = done_tx.send((Vec::new(), Vec::new(), None));
+        let _ = done_tx.send(Captured::default());
     }
     let exit = match spawned.wait() {
         Ok(e) => e,
@@ -193,28 +199,35 @@ pub fn run(job: Job, tx: Sender<Msg>) {
         }
     };
     let wall = started.elapsed();
-    let (stdout, stderr, unfinished) = done_rx
+    let c = done_rx
         .recv_timeout(PIPE_DRAIN_TIMEOUT)
-        .unwrap_or_else(|_| {
-            (
-                Vec::new(),
-                b"gantry: output incomplete: a process that left the test's process group kept its output open\n".to_vec(),
-                None,
-            )
+        .unwrap_or_else(|_| Captured {
+            stderr: b"gantry: output incomplete: a process that left the test's process group kept its output open\n".to_vec(),
+            ..Captured::default()
         });
     let _ = tx.send(Msg::Exited {
         unit: job.unit,
         exit,
         wall,
-        stdout,
-        stderr,
-        unfinished,
+        stdout: c.stdout,
+        stderr: c.stderr,
+        unfinished: c.unfinished,
+        captured: c.sections,
     });
 }
 
-/// What a pipe reader hands back: stdout, stderr, and in batches the test
-/// that was running at EOF with its output.
-type Captured = (Vec<u8>, Vec<u8>, Option<(usize, Vec<u8>)>);
+/// What the pipe readers hand back when a process is done.
+#[derive(Default)]
+struct Captured {
+    /// Stdout (single tests) or output before the first test (batches).
+    stdout: Vec<u8>,
+    /// Stderr (single tests).
+    stderr: Vec<u8>,
+    /// Batches: the test running at EOF, with its output so far.
+    unfinished: Option<(usize, Vec<u8>)>,
+    /// Batches: libtest's captured output per test position.
+    sections: Vec<(usize, Vec<u8>)>,
+}
 
 /// Reads a batch's combined output, sending per-test messages as tests
 /// start and finish. Returns the unattributed output and the test that was
@@ -278,5 +291,15 @@ fn read_batch(
     let unfinished = parser
         .take_unfinished()
         .map(|(name, out, _)| (pos[name.as_str()], out));
-    (preamble, Vec::new(), unfinished)
+    let sections = parser
+        .take_captured()
+        .into_iter()
+        .map(|(name, out)| (pos[name.as_str()], out))
+        .collect();
+    Captured {
+        stdout: preamble,
+        stderr: Vec::new(),
+        unfinished,
+        sections,
+    }
 }

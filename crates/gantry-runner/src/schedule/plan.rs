@@ -110,6 +110,10 @@ pub struct PlannedTest {
     pub cpu_ratio: f64,
     /// Whether it runs in a batch (decided from mode and history).
     pub batch: bool,
+    /// A slow test in `auto` mode: it gets a process of its own, but run
+    /// like a batch of one, so libtest captures its output in memory (a
+    /// test printing millions of lines costs nothing through a pipe).
+    pub alone_in_batch_protocol: bool,
 }
 
 impl PlannedTest {
@@ -122,25 +126,22 @@ impl PlannedTest {
             .map_or(1.0, |c| c.clamp(0.02, 1.0));
         // A wrapper (e.g. valgrind) reports at process exit, after the
         // last test: only a process of its own can tie that to a test.
-        let batch = settings.wrapper.is_none()
-            && match settings.execution {
-                ExecutionMode::Process => false,
-                ExecutionMode::Batch => settings.threads_required == 1,
-                ExecutionMode::Auto => {
-                    settings.threads_required == 1
-                        && !rec.is_some_and(|r| {
-                            r.isolation_sensitive
-                                || r.last_failed
-                                || r.duration_secs > SLOW_ALONE_SECS
-                        })
-                }
-            };
+        let suspect = rec.is_some_and(|r| r.isolation_sensitive || r.last_failed);
+        let slow = rec.is_some_and(|r| r.duration_secs > SLOW_ALONE_SECS);
+        let batchable = settings.wrapper.is_none() && settings.threads_required == 1;
+        let (batch, alone_in_batch_protocol) = match settings.execution {
+            ExecutionMode::Process => (false, false),
+            ExecutionMode::Batch => (batchable, false),
+            ExecutionMode::Auto if batchable && !suspect && slow => (false, true),
+            ExecutionMode::Auto => (batchable && !suspect, false),
+        };
         Self {
             case,
             settings: Arc::new(settings),
             estimate_secs,
             cpu_ratio,
             batch,
+            alone_in_batch_protocol,
         }
     }
 }
@@ -242,6 +243,8 @@ pub fn plan_units(tests: &[PlannedTest], capacity: usize) -> Vec<Unit> {
                 ))
                 .or_default()
                 .push(i);
+        } else if t.alone_in_batch_protocol {
+            units.push(Unit::batch_of(tests, &[i]));
         } else {
             units.push(Unit::single(tests, i, 1, false));
         }

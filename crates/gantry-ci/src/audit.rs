@@ -120,8 +120,8 @@ pub fn parse_advisory(text: &str, path: &Path) -> Result<Advisory> {
     if !closed {
         return Err(bad("the ```toml block is not closed".into()));
     }
-    let raw: RawAdvisoryFile =
-        toml::from_str(&front).map_err(|e| bad(format!("invalid advisory TOML: {}", e.message())))?;
+    let raw: RawAdvisoryFile = toml::from_str(&front)
+        .map_err(|e| bad(format!("invalid advisory TOML: {}", e.message())))?;
     let title = lines
         .find_map(|l| l.strip_prefix("# "))
         .map(|t| t.trim().to_string())
@@ -178,7 +178,8 @@ impl AdvisoryDb {
             if !pkg_dir.is_dir() {
                 continue;
             }
-            let files = std::fs::read_dir(&pkg_dir).map_err(CiError::io("could not read", &pkg_dir))?;
+            let files =
+                std::fs::read_dir(&pkg_dir).map_err(CiError::io("could not read", &pkg_dir))?;
             for f in files {
                 let f = f.map_err(CiError::io("could not read", &pkg_dir))?;
                 let path = f.path();
@@ -246,7 +247,10 @@ pub fn read_lockfile(path: &Path) -> Result<Vec<LockedPackage>> {
         .map(|p| {
             let version = Version::parse(&p.version).map_err(|e| CiError::Audit {
                 path: path.to_path_buf(),
-                message: format!("package `{}` has an invalid version `{}`: {e}", p.name, p.version),
+                message: format!(
+                    "package `{}` has an invalid version `{}`: {e}",
+                    p.name, p.version
+                ),
             })?;
             Ok(LockedPackage {
                 name: p.name,
@@ -388,6 +392,9 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("invalid `patched` requirement `>= nope`"), "{err}");
+        assert!(
+            err.contains("invalid `patched` requirement `>= nope`"),
+            "{err}"
+        );
     }
 }

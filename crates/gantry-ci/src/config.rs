@@ -294,6 +294,9 @@ pub struct CiConfig {
     pub warnings: Vec<String>,
     /// The config file, for messages.
     pub path: PathBuf,
+    /// Built-in steps configured in `[ci.step.NAME]` but left out of
+    /// `steps`: they run only when named with `--step`, with these settings.
+    unlisted: Vec<StepDef>,
 }
 
 impl Default for CiConfig {
@@ -308,6 +311,7 @@ impl Default for CiConfig {
             shards: None,
             warnings: Vec::new(),
             path: PathBuf::from(gantry_config::CONFIG_PATH),
+            unlisted: Vec::new(),
         }
     }
 }
@@ -317,9 +321,10 @@ impl CiConfig {
     /// by steps are checked against the config, so a misspelt tier fails
     /// here rather than in the middle of a CI run.
     pub fn from_gantry(config: &GantryConfig) -> Result<Self> {
-        let path = config
-            .path()
-            .map_or_else(|| PathBuf::from(gantry_config::CONFIG_PATH), Path::to_path_buf);
+        let path = config.path().map_or_else(
+            || PathBuf::from(gantry_config::CONFIG_PATH),
+            Path::to_path_buf,
+        );
         let text = config.path().and_then(|p| std::fs::read_to_string(p).ok());
         let mut p = Parser::new(path, text.as_deref());
         parse(&mut p, config)
@@ -328,13 +333,7 @@ impl CiConfig {
     /// Parses a whole config file's text (for tests and tools that have
     /// the text rather than a workspace); `path` is used in messages.
     pub fn from_toml_str(text: &str, path: &Path) -> Result<Self> {
-        let config = GantryConfig::from_str_with_path(text, path).map_err(|e| CiError::Config {
-            path: path.to_path_buf(),
-            line: None,
-            key: "(file)".into(),
-            message: e.to_string(),
-            help: None,
-        })?;
+        let config = GantryConfig::from_str_with_path(text, path)?;
         let mut p = Parser::new(path.to_path_buf(), Some(text));
         parse(&mut p, &config)
     }
@@ -344,6 +343,23 @@ impl CiConfig {
         self.steps.iter().find(|s| s.name == name)
     }
 
+    /// The settings of step `name` even when it is not in the run order (a
+    /// built-in left out of `steps`, run with `--step`); built-in steps
+    /// without a table get the defaults.
+    pub fn step_or_builtin(&self, name: &str) -> Option<StepDef> {
+        self.step(name)
+            .or_else(|| self.unlisted.iter().find(|s| s.name == name))
+            .cloned()
+            .or_else(|| {
+                StepKind::builtin(name).map(|kind| StepDef {
+                    name: name.to_string(),
+                    kind,
+                    config: StepConfig::default(),
+                    skipped_by_config: false,
+                })
+            })
+    }
+
     /// Every step name, in order.
     pub fn step_names(&self) -> Vec<String> {
         self.steps.iter().map(|s| s.name.clone()).collect()
@@ -351,7 +367,7 @@ impl CiConfig {
 
     /// The advisory database the audit step uses: the step's own
     /// `advisory-db`, else `[ci] advisory-db`.
-    pub fn advisory_db_for(&self, step: &StepDef) -> Option<&Path> {
+    pub fn advisory_db_for<'a>(&'a self, step: &'a StepDef) -> Option<&'a Path> {
         step.config
             .advisory_db
             .as_deref()
@@ -415,7 +431,7 @@ struct Parser {
     path: PathBuf,
     text: Option<String>,
     doc: Option<toml_edit::Document<String>>,
-    warnings: Vec<String>,
+    warnings: Vec<(usize, String)>,
 }
 
 impl Parser {
@@ -460,9 +476,12 @@ impl Parser {
     }
 
     fn warn(&mut self, key: &KeyPath, message: impl fmt::Display) {
-        let line = self.line(key).map_or(String::new(), |l| format!(":{l}"));
-        self.warnings
-            .push(format!("{}{line}: {message}", self.path.display()));
+        let line = self.line(key);
+        let at = line.map_or(String::new(), |l| format!(":{l}"));
+        self.warnings.push((
+            line.unwrap_or(0),
+            format!("{}{at}: {message}", self.path.display()),
+        ));
     }
 
     fn table<'v>(&self, v: &'v Value, key: &KeyPath) -> Result<&'v toml::Table> {
@@ -528,12 +547,15 @@ impl Parser {
     }
 
     fn duration(&self, v: &Value, key: &KeyPath) -> Result<Duration> {
-        let help = Some("write a duration such as \"90s\", \"15m\" or \"1h\", or a number of seconds".to_string());
+        let help = Some(
+            "write a duration such as \"90s\", \"15m\" or \"1h\", or a number of seconds"
+                .to_string(),
+        );
         let d = match v {
             Value::Integer(n) if *n > 0 => Duration::from_secs(*n as u64),
-            Value::String(s) => humantime::parse_duration(s).map_err(|e| {
-                self.err(key, format!("invalid duration `{s}`: {e}"), help.clone())
-            })?,
+            Value::Integer(_) => Duration::ZERO,
+            Value::String(s) => humantime::parse_duration(s)
+                .map_err(|e| self.err(key, format!("invalid duration `{s}`: {e}"), help.clone()))?,
             other => {
                 return Err(self.err(
                     key,
@@ -620,7 +642,10 @@ fn parse(p: &mut Parser, config: &GantryConfig) -> Result<CiConfig> {
             _ => {
                 return Err(p.err(
                     &key,
-                    format!("expected a shard count from 1 to 256, found {}", describe(v)),
+                    format!(
+                        "expected a shard count from 1 to 256, found {}",
+                        describe(v)
+                    ),
                     None,
                 ))
             }
@@ -682,7 +707,11 @@ fn parse(p: &mut Parser, config: &GantryConfig) -> Result<CiConfig> {
     let known: Vec<String> = BUILTIN_STEPS
         .iter()
         .map(|s| s.to_string())
-        .chain(defs.keys().filter(|n| StepKind::builtin(n).is_none()).cloned())
+        .chain(
+            defs.keys()
+                .filter(|n| StepKind::builtin(n).is_none())
+                .cloned(),
+        )
         .collect();
     if let Some(v) = table.get("steps") {
         let key = root.key("steps");
@@ -712,7 +741,9 @@ fn parse(p: &mut Parser, config: &GantryConfig) -> Result<CiConfig> {
         for b in BUILTIN_STEPS {
             let applies = match *b {
                 "cover" => config.raw_section("cover").is_some() || defs.contains_key("cover"),
-                "leak" => config.profile_names().iter().any(|n| n == "leak") || defs.contains_key("leak"),
+                "leak" => {
+                    config.profile_names().iter().any(|n| n == "leak") || defs.contains_key("leak")
+                }
                 _ => true,
             };
             if applies {
@@ -747,7 +778,13 @@ fn parse(p: &mut Parser, config: &GantryConfig) -> Result<CiConfig> {
         def.skipped_by_config = skip.contains(&name);
         ci.steps.push(def);
     }
-    ci.warnings = std::mem::take(&mut p.warnings);
+    ci.unlisted = defs
+        .into_values()
+        .filter(|d| d.kind != StepKind::Custom)
+        .collect();
+    let mut warnings = std::mem::take(&mut p.warnings);
+    warnings.sort_by_key(|(line, _)| *line);
+    ci.warnings = warnings.into_iter().map(|(_, w)| w).collect();
     Ok(ci)
 }
 
@@ -815,7 +852,10 @@ fn parse_step(
                 Some(s) => format!(" (did you mean `{s}`?)"),
                 None => format!(" (step `{name}` understands: {})", known.join(", ")),
             };
-            p.warn(&key.key(k), format!("unknown key `{}`, ignored{hint}", key.key(k)));
+            p.warn(
+                &key.key(k),
+                format!("unknown key `{}`, ignored{hint}", key.key(k)),
+            );
         }
     }
 

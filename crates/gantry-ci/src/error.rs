@@ -27,6 +27,10 @@ pub enum CiError {
         help: Option<String>,
     },
 
+    /// The config file itself could not be loaded.
+    #[error(transparent)]
+    GantryConfig(#[from] gantry_config::ConfigError),
+
     /// `--step` or `--skip` names a step that does not exist.
     #[error("unknown CI step `{name}`{}; known steps: {} (custom steps are declared as `[ci.step.NAME]` with a `command` in .config/gantry.toml)",
         suggestion.as_ref().map_or(String::new(), |s| format!(" (did you mean `{s}`?)")), known.join(", "))]
@@ -124,9 +128,10 @@ impl CiError {
     pub fn exit_code(&self) -> i32 {
         use gantry_metadata::ExitCode;
         match self {
-            Self::Config { .. } | Self::UnknownStep { .. } | Self::Usage(_) => {
-                ExitCode::USAGE_ERROR
-            }
+            Self::Config { .. }
+            | Self::GantryConfig(_)
+            | Self::UnknownStep { .. }
+            | Self::Usage(_) => ExitCode::USAGE_ERROR,
             _ => ExitCode::INTERNAL_ERROR,
         }
     }

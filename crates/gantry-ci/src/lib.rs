@@ -34,7 +34,9 @@ mod results;
 mod steps;
 mod yaml;
 
-pub use archive::{archive, extract, ArchiveInputs, ArchiveSummary, ExtractedArchive, ARCHIVE_FORMAT_VERSION};
+pub use archive::{
+    archive, extract, ArchiveInputs, ArchiveSummary, ExtractedArchive, ARCHIVE_FORMAT_VERSION,
+};
 pub use config::{
     CiConfig, FeatureSet, Platform, StepCommand, StepConfig, StepDef, StepKind, BUILTIN_STEPS,
     DEFAULT_INSTALL, DEFAULT_STEP_TIMEOUT,
@@ -46,7 +48,8 @@ pub use pipeline::{
     RESULTS_DIR,
 };
 pub use results::{
-    merge, MergeProblem, MergedResults, ResultsDir, ShardInfo, SHARD_FORMAT_VERSION,
+    history_from_events, merge, MergeProblem, MergedResults, ResultsDir, ShardInfo,
+    SHARD_FORMAT_VERSION,
 };
 pub use steps::{
     plan, run, Action, CiContext, CiReport, CommandSpec, PlannedStep, Progress, StepResult,

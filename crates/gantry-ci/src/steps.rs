@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use gantry_config::CONFIG_PATH;
 use gantry_metadata::ExitCode;
 
 use crate::config::{CiConfig, FeatureSet, Platform, StepCommand, StepDef, StepKind};
@@ -91,13 +92,42 @@ pub struct CommandSpec {
     pub requires_target: Option<String>,
 }
 
+impl CommandSpec {
+    /// The exact command line, with the program's full path (what the step
+    /// log records).
+    pub fn command_line(&self) -> String {
+        let mut line = String::new();
+        for (k, v) in &self.env {
+            line.push_str(&format!("{k}={} ", shell_quote(v)));
+        }
+        line.push_str(&shell_quote(&self.program));
+        for a in &self.args {
+            line.push(' ');
+            line.push_str(&shell_quote(a));
+        }
+        line
+    }
+}
+
+/// The short form users type: the program without its directory, and
+/// `cargo-gantry gantry …` as `cargo gantry …`.
 impl fmt::Display for CommandSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (k, v) in &self.env {
             write!(f, "{k}={} ", shell_quote(v))?;
         }
-        f.write_str(&shell_quote(&self.program))?;
-        for a in &self.args {
+        let program = Path::new(&self.program)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(&self.program);
+        let mut args = self.args.iter().peekable();
+        if program == "cargo-gantry" && args.peek().is_some_and(|a| *a == "gantry") {
+            args.next();
+            f.write_str("cargo gantry")?;
+        } else {
+            f.write_str(&shell_quote(program))?;
+        }
+        for a in args {
             write!(f, " {}", shell_quote(a))?;
         }
         Ok(())
@@ -305,8 +335,7 @@ fn check_names(names: &[String], known: &[String]) -> Result<()> {
             return Err(CiError::UnknownStep {
                 name: n.clone(),
                 known: known.to_vec(),
-                suggestion: crate::suggest(n, known.iter().map(String::as_str))
-                    .map(str::to_string),
+                suggestion: crate::suggest(n, known.iter().map(String::as_str)).map(str::to_string),
             });
         }
     }
@@ -345,13 +374,9 @@ pub fn plan(
         );
         for n in &only {
             if !defs.iter().any(|d| &d.name == n) {
-                let kind = StepKind::builtin(n).unwrap_or(StepKind::Custom);
-                defs.push(StepDef {
-                    name: n.clone(),
-                    kind,
-                    config: Default::default(),
-                    skipped_by_config: false,
-                });
+                if let Some(def) = config.step_or_builtin(n) {
+                    defs.push(def);
+                }
             }
         }
     }
@@ -363,10 +388,7 @@ pub fn plan(
             let skip_reason = if skip.contains(&def.name) {
                 Some("skipped by --skip".to_string())
             } else if def.skipped_by_config && !explicitly_asked {
-                Some(format!(
-                    "skipped by `[ci] skip` in {}",
-                    config.path.display()
-                ))
+                Some(format!("skipped by `[ci] skip` in {CONFIG_PATH}"))
             } else if !def.config.platforms.is_empty()
                 && !def.config.platforms.contains(&ctx.platform)
             {
@@ -382,8 +404,7 @@ pub fn plan(
                 ))
             } else if def.kind == StepKind::Audit && config.advisory_db_for(def).is_none() {
                 Some(format!(
-                    "no advisory database configured, so dependencies were NOT audited: clone https://github.com/rustsec/advisory-db and set `[ci] advisory-db = \"path/to/advisory-db\"` in {}",
-                    config.path.display()
+                    "no advisory database configured, so dependencies were NOT audited: clone https://github.com/rustsec/advisory-db and set `[ci] advisory-db = \"path/to/advisory-db\"` in {CONFIG_PATH}"
                 ))
             } else {
                 None
@@ -434,7 +455,8 @@ fn actions(config: &CiConfig, ctx: &CiContext, def: &StepDef) -> Vec<Action> {
                 .map(|fs| {
                     let mut cmd = cargo(ctx, &["clippy", "--workspace", "--all-targets"]);
                     cmd.args.extend(fs.cargo_args());
-                    cmd.args.extend(["--".into(), "-D".into(), "warnings".into()]);
+                    cmd.args
+                        .extend(["--".into(), "-D".into(), "warnings".into()]);
                     cmd
                 })
                 .collect()
@@ -581,7 +603,7 @@ pub fn run(
                 findings: Vec::new(),
             },
             None => {
-                let def = config.step(&step.name).cloned();
+                let def = config.step_or_builtin(&step.name);
                 run_step(
                     config,
                     ctx,
@@ -658,7 +680,15 @@ fn run_step(
     match step.kind {
         StepKind::Audit => run_audit(config, ctx, def, &mut log, &mut result),
         StepKind::CommitFormat => run_commit_format(config, ctx, def, &mut log, &mut result),
-        _ => run_commands(ctx, step, &mut log, &mut result, installed_targets, progress, start),
+        _ => run_commands(
+            ctx,
+            step,
+            &mut log,
+            &mut result,
+            installed_targets,
+            progress,
+            start,
+        ),
     }
     result.duration = start.elapsed();
     let _ = writeln!(
@@ -718,7 +748,7 @@ fn run_commands(
             step: &step.name,
             command: cmd,
         });
-        let _ = writeln!(log, "$ {cmd}");
+        let _ = writeln!(log, "$ {}", cmd.command_line());
         let _ = log.flush();
         let mut env = ctx.env.clone();
         env.extend(cmd.env.iter().cloned());
@@ -831,12 +861,7 @@ fn run_audit(
     };
     let db = ctx.workspace_root.join(db);
     let lock = ctx.workspace_root.join("Cargo.lock");
-    let _ = writeln!(
-        log,
-        "$ audit {} against {}",
-        lock.display(),
-        db.display()
-    );
+    let _ = writeln!(log, "$ audit {} against {}", lock.display(), db.display());
     match audit::audit_files(&lock, &db, &def.config.ignore) {
         Err(e) => {
             let _ = writeln!(log, "error: {e}");

@@ -194,8 +194,7 @@ pub fn parse_export(json: &[u8], source_root: &Path) -> Result<CoverageReport, C
         .files
         .iter()
         .map(|f| {
-            let mut fns = functions.remove(&f.filename).unwrap_or_default();
-            fns.sort_by(|a, b| (a.line, &a.name).cmp(&(b.line, &b.name)));
+            let fns = merge_copies(functions.remove(&f.filename).unwrap_or_default());
             FileCoverage {
                 path: relative(&f.filename, source_root),
                 absolute_path: PathBuf::from(&f.filename),
@@ -212,6 +211,22 @@ pub fn parse_export(json: &[u8], source_root: &Path) -> Result<CoverageReport, C
         totals: Summary::from(&data.totals),
         files,
     })
+}
+
+/// One entry per function: a function is compiled into every binary that
+/// links it (the library's unit-test binary and each executable), and each
+/// copy has its own record. Every call runs exactly one copy, so the copies'
+/// counts add up to the function's calls.
+fn merge_copies(mut fns: Vec<FunctionCoverage>) -> Vec<FunctionCoverage> {
+    fns.sort_by(|a, b| (a.line, &a.name).cmp(&(b.line, &b.name)));
+    let mut out: Vec<FunctionCoverage> = Vec::with_capacity(fns.len());
+    for f in fns {
+        match out.last_mut() {
+            Some(last) if last.line == f.line && last.name == f.name => last.count += f.count,
+            _ => out.push(f),
+        }
+    }
+    out
 }
 
 fn relative(file: &str, root: &Path) -> String {
@@ -313,7 +328,10 @@ mod tests {
         let pairs: Vec<(u32, u64)> = hits.iter().map(|h| (h.line, h.count)).collect();
         // Line 3 is inside the uncovered function; line 6 inside the counted
         // region of line 5; line 8 starts a skipped region.
-        assert_eq!(pairs, [(1, 5), (2, 0), (3, 0), (4, 0), (5, 3), (6, 3), (7, 3)]);
+        assert_eq!(
+            pairs,
+            [(1, 5), (2, 0), (3, 0), (4, 0), (5, 3), (6, 3), (7, 3)]
+        );
     }
 
     #[test]
@@ -351,7 +369,13 @@ mod tests {
         assert_eq!(r.files[0].path, "src/lib.rs");
         assert_eq!(r.files[0].hits(1), Some(2));
         assert_eq!(r.function_hits("p::a"), Some(2));
-        assert_eq!(r.totals.lines, Counts { count: 1, covered: 1 });
+        assert_eq!(
+            r.totals.lines,
+            Counts {
+                count: 1,
+                covered: 1
+            }
+        );
         assert!(parse_export(b"{}", Path::new("/")).is_err());
     }
 }

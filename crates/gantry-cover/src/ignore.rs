@@ -32,11 +32,7 @@ impl IgnoreRules {
     /// `include_test_sources` keeps the workspace's `tests/`, `examples/`
     /// and `benches/` in the report (cargo-llvm-cov leaves them out, so
     /// totals then differ from its figures).
-    pub fn defaults(
-        workspace_root: &Path,
-        target_dir: &Path,
-        include_test_sources: bool,
-    ) -> Self {
+    pub fn defaults(workspace_root: &Path, target_dir: &Path, include_test_sources: bool) -> Self {
         let mut d = vec![r"/rustc/([0-9a-f]+|[0-9]+\.[0-9]+\.[0-9]+)/".to_string()];
         if !include_test_sources {
             d.push(format!(
@@ -136,7 +132,11 @@ mod tests {
     use super::*;
 
     fn rules() -> IgnoreRules {
-        IgnoreRules::defaults(Path::new("/ws"), Path::new("/ws/target/gantry/cover"), false)
+        IgnoreRules::defaults(
+            Path::new("/ws"),
+            Path::new("/ws/target/gantry/cover"),
+            false,
+        )
     }
 
     #[test]
@@ -155,11 +155,14 @@ mod tests {
         ] {
             assert!(r.is_ignored(ignored), "{ignored}");
         }
-        for kept in ["/ws/src/lib.rs", "/ws/crates/a/src/tests.rs", "/ws/testsuite/x.rs"] {
+        for kept in [
+            "/ws/src/lib.rs",
+            "/ws/crates/a/src/tests.rs",
+            "/ws/testsuite/x.rs",
+        ] {
             assert!(!r.is_ignored(kept), "{kept}");
         }
-        let with_tests =
-            IgnoreRules::defaults(Path::new("/ws"), Path::new("/ws/target"), true);
+        let with_tests = IgnoreRules::defaults(Path::new("/ws"), Path::new("/ws/target"), true);
         assert!(!with_tests.is_ignored("/ws/tests/it.rs"));
     }
 
@@ -173,7 +176,11 @@ mod tests {
         assert!(r.is_ignored("/rustc/1.87.0/library/std/src/lib.rs"));
         assert_eq!(r.user_regexes(), ["generated"]);
         let err = r.add("(unclosed").unwrap_err();
-        assert!(err.to_string().starts_with("invalid --ignore-filename-regex `(unclosed`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("invalid --ignore-filename-regex `(unclosed`"),
+            "{err}"
+        );
         assert_eq!(IgnoreRules::none().combined(), None);
     }
 }

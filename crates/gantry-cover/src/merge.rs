@@ -143,7 +143,8 @@ impl ProfileMerger {
         if !self.saw_pooled {
             for (pid, what) in std::mem::take(&mut self.expected) {
                 if !self.seen_pids.contains(&pid) {
-                    self.warnings.push(CoverWarning::MissingProfile { pid, what });
+                    self.warnings
+                        .push(CoverWarning::MissingProfile { pid, what });
                 }
             }
         }
@@ -267,6 +268,8 @@ fn merge_files(
     let list = out.with_extension("inputs");
     let mut text = String::new();
     for p in trusted.iter().chain(raw) {
+        // An explicit weight, so that a comma in a path is not read as one.
+        text.push_str("1,");
         text.push_str(&p.display().to_string());
         text.push('\n');
     }
@@ -287,9 +290,10 @@ fn merge_files(
         let Some(rest) = line.strip_prefix("warning: ") else {
             continue;
         };
-        if let Some(p) = trusted.iter().find(|p| {
-            rest.starts_with(&format!("{}: ", p.display()))
-        }) {
+        if let Some(p) = trusted
+            .iter()
+            .find(|p| rest.starts_with(&format!("{}: ", p.display())))
+        {
             let _ = std::fs::remove_file(out);
             return Err(CoverError::Tool {
                 command: format!("{} merge", tools.profdata.display()),

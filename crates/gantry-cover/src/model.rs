@@ -88,7 +88,7 @@ pub struct FunctionCoverage {
     pub name: String,
     /// Line of its first region.
     pub line: u32,
-    /// How often it was entered.
+    /// How often it was entered (over all binaries).
     pub count: u64,
 }
 
@@ -104,7 +104,8 @@ pub struct FileCoverage {
     pub summary: Summary,
     /// Every line with code, in order.
     pub lines: Vec<LineHits>,
-    /// Functions whose first region is in this file, by line.
+    /// Functions whose first region is in this file, by line; the copies of
+    /// a function in several binaries are one entry.
     pub functions: Vec<FunctionCoverage>,
 }
 

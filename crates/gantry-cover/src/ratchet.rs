@@ -88,16 +88,16 @@ impl Ratchet {
             path: path.to_path_buf(),
             reason,
         };
-        let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-            bad(e.to_string().trim_end().to_string())
-        })?;
+        let doc: DocumentMut = text
+            .parse()
+            .map_err(|e: toml_edit::TomlError| bad(e.to_string().trim_end().to_string()))?;
         let mut tolerance = DEFAULT_TOLERANCE;
         let mut warnings = Vec::new();
         for (key, item) in doc.iter() {
             if key == "tolerance" {
-                tolerance = number(item)
-                    .filter(|t| *t >= 0.0)
-                    .ok_or_else(|| bad("`tolerance` must be a non-negative number of percentage points".into()))?;
+                tolerance = number(item).filter(|t| *t >= 0.0).ok_or_else(|| {
+                    bad("`tolerance` must be a non-negative number of percentage points".into())
+                })?;
             } else if let Some(table) = item.as_table() {
                 parse_entry(key, table).map_err(bad)?;
                 for (k, _) in table.iter() {
@@ -123,6 +123,11 @@ impl Ratchet {
         }))
     }
 
+    /// The file this was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Allowed movement in percentage points.
     pub fn tolerance(&self) -> f64 {
         self.tolerance
@@ -143,7 +148,8 @@ impl Ratchet {
 }
 
 fn number(item: &Item) -> Option<f64> {
-    item.as_float().or_else(|| item.as_integer().map(|i| i as f64))
+    item.as_float()
+        .or_else(|| item.as_integer().map(|i| i as f64))
 }
 
 fn strings(table: &Table, key: &str, arch: &str) -> Result<Vec<String>, String> {
@@ -337,14 +343,18 @@ pub fn update(
     if !doc.contains_table(arch) {
         doc.insert(arch, Item::Table(Table::new()));
     }
-    let table = doc[arch].as_table_mut().ok_or_else(|| CoverError::RatchetFile {
-        path: path.to_path_buf(),
-        reason: format!("`{arch}` must be a table"),
-    })?;
+    let table = doc[arch]
+        .as_table_mut()
+        .ok_or_else(|| CoverError::RatchetFile {
+            path: path.to_path_buf(),
+            reason: format!("`{arch}` must be a table"),
+        })?;
     table.insert("lines", value(new));
     table.insert(
         "ignore-filename-regex",
-        value(Array::from_iter(m.ignore_filename_regex.iter().map(String::as_str))),
+        value(Array::from_iter(
+            m.ignore_filename_regex.iter().map(String::as_str),
+        )),
     );
     table.insert(
         "features",
@@ -363,11 +373,12 @@ pub fn update(
 }
 
 fn new_document() -> DocumentMut {
-    let mut doc: DocumentMut = "# Coverage ratchet of `cargo gantry cover --check`: per target architecture,\n\
+    let mut doc: DocumentMut =
+        "# Coverage ratchet of `cargo gantry cover --check`: per target architecture,\n\
          # the line coverage of the test suite and the settings it was measured with.\n\
          # Written by `cargo gantry cover --update`; commit it.\n"
-        .parse()
-        .expect("the header is valid TOML");
+            .parse()
+            .expect("the header is valid TOML");
     doc.insert("tolerance", value(DEFAULT_TOLERANCE));
     doc
 }
@@ -413,7 +424,9 @@ mod tests {
         let path = d.join(RATCHET_FILE);
         let first = update(&path, "x86_64", &m(80.0), false).unwrap();
         assert_eq!(first.old, None);
-        assert!(first.message().starts_with("recorded line coverage 80.00% for x86_64"));
+        assert!(first
+            .message()
+            .starts_with("recorded line coverage 80.00% for x86_64"));
 
         // Within the tolerance either way: pass.
         for lines in [79.5, 80.0, 80.5] {
@@ -424,21 +437,55 @@ mod tests {
         let below = check(&path, "x86_64", &m(79.2)).unwrap_err();
         assert!(below.is_gate_failure());
         let text = below.to_string();
-        assert!(text.starts_with("line coverage fell from 80.00% to 79.20% (-0.80 points, tolerance 0.50)"), "{text}");
+        assert!(
+            text.starts_with(
+                "line coverage fell from 80.00% to 79.20% (-0.80 points, tolerance 0.50)"
+            ),
+            "{text}"
+        );
         // Above without an update: fail too.
         let above = check(&path, "x86_64", &m(83.0)).unwrap_err().to_string();
-        assert!(above.starts_with("line coverage rose from 80.00% to 83.00% (+3.00 points, tolerance 0.50)"), "{above}");
-        assert!(above.contains("run `cargo gantry cover --update`"), "{above}");
+        assert!(
+            above.starts_with(
+                "line coverage rose from 80.00% to 83.00% (+3.00 points, tolerance 0.50)"
+            ),
+            "{above}"
+        );
+        assert!(
+            above.contains("run `cargo gantry cover --update`"),
+            "{above}"
+        );
 
         // Raising is fine; lowering needs the flag.
         let up = update(&path, "x86_64", &m(83.0), false).unwrap();
         assert_eq!(up.old, Some(80.0));
         check(&path, "x86_64", &m(83.0)).unwrap();
         let lower = update(&path, "x86_64", &m(82.0), false).unwrap_err();
-        assert!(lower.to_string().contains("from 83.00% to 82.00%: pass `--allow-lower`"), "{lower}");
-        assert_eq!(Ratchet::load(&path).unwrap().unwrap().entry("x86_64").unwrap().lines, 83.0);
+        assert!(
+            lower
+                .to_string()
+                .contains("from 83.00% to 82.00%: pass `--allow-lower`"),
+            "{lower}"
+        );
+        assert_eq!(
+            Ratchet::load(&path)
+                .unwrap()
+                .unwrap()
+                .entry("x86_64")
+                .unwrap()
+                .lines,
+            83.0
+        );
         update(&path, "x86_64", &m(82.0), true).unwrap();
-        assert_eq!(Ratchet::load(&path).unwrap().unwrap().entry("x86_64").unwrap().lines, 82.0);
+        assert_eq!(
+            Ratchet::load(&path)
+                .unwrap()
+                .unwrap()
+                .entry("x86_64")
+                .unwrap()
+                .lines,
+            82.0
+        );
         // Another architecture has no score yet.
         assert!(matches!(
             check(&path, "aarch64", &m(82.0)),
@@ -471,8 +518,20 @@ mod tests {
             ..same.clone()
         };
         let err = check(&path, "x86_64", &other).unwrap_err().to_string();
-        assert!(err.contains("features differ (recorded [tls], this run none)"), "{err}");
-        update(&path, "x86_64", &Measurement { lines_percent: 75.0, ..same }, false).unwrap();
+        assert!(
+            err.contains("features differ (recorded [tls], this run none)"),
+            "{err}"
+        );
+        update(
+            &path,
+            "x86_64",
+            &Measurement {
+                lines_percent: 75.0,
+                ..same
+            },
+            false,
+        )
+        .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("# ours\ntolerance = 2\n"), "{text}");
         assert!(text.contains("[aarch64]\nlines = 50.0"), "{text}");
@@ -480,7 +539,10 @@ mod tests {
 
         std::fs::write(&path, "[x86_64]\nlines = \"high\"\n").unwrap();
         let err = Ratchet::load(&path).unwrap_err().to_string();
-        assert!(err.ends_with("`x86_64.lines` must be a percentage between 0 and 100"), "{err}");
+        assert!(
+            err.ends_with("`x86_64.lines` must be a percentage between 0 and 100"),
+            "{err}"
+        );
         let _ = std::fs::remove_dir_all(d);
     }
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::CoverError;
+use crate::ignore::IgnoreRules;
 use crate::wrapper::{INSTRUMENT_FLAGS, WRAPPER_ENV, WRAPPER_MODE_COVER};
 
 /// The files of a coverage run, all under one directory of the target dir.
@@ -151,6 +152,17 @@ impl CoverSession {
     pub fn prepare(&self) -> Result<(), CoverError> {
         let dir = &self.paths.profraw_dir;
         std::fs::create_dir_all(dir).map_err(CoverError::io("could not create", dir))
+    }
+
+    /// The default exclusions for this workspace (see [`IgnoreRules::defaults`]);
+    /// the caller adds `--ignore-filename-regex` values and the ratchet
+    /// file's recorded ones.
+    pub fn ignore_rules(&self, include_test_sources: bool) -> IgnoreRules {
+        IgnoreRules::defaults(
+            &self.workspace_root,
+            &self.paths.target_dir,
+            include_test_sources,
+        )
     }
 
     /// The extra environment of `cargo test --no-run` (the runner's

@@ -68,8 +68,20 @@ pub fn rustc_wrapper_command<I>(args: I) -> Result<Command, CoverError>
 where
     I: IntoIterator<Item = OsString>,
 {
-    let mut args = args.into_iter().skip(1);
-    let rustc = args.next().ok_or_else(|| CoverError::Rustc {
+    let mut args = args.into_iter().skip(1).peekable();
+    // Normally cargo passes rustc's path first. A tool that wraps the wrapper
+    // (a compiler cache probing its "compiler" with `-vV`) passes rustc's
+    // arguments directly; then the rustc is cargo's.
+    let rustc = match args.peek() {
+        Some(first) if !first.to_string_lossy().starts_with('-') => args.next(),
+        Some(_) => Some(
+            std::env::var_os("RUSTC")
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| "rustc".into()),
+        ),
+        None => None,
+    }
+    .ok_or_else(|| CoverError::Rustc {
         rustc: "(none)".into(),
         args: String::new(),
         reason: format!(
@@ -143,5 +155,7 @@ mod tests {
         let args: Vec<_> = cmd.get_args().collect();
         assert_eq!(args.len(), 6);
         assert!(rustc_wrapper_command(os(&["gantry"])).is_err());
+        let probe = rustc_wrapper_command(os(&["gantry", "-vV"])).unwrap();
+        assert_eq!(probe.get_args().collect::<Vec<_>>(), ["-vV"]);
     }
 }

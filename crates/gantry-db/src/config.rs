@@ -226,12 +226,12 @@ fn parse_one(
     let engine = match string("engine")?.as_deref() {
         None | Some("postgres") | Some("postgresql") => Engine::Postgres,
         Some("sqlite") => Engine::Sqlite,
-        Some(other) => {
-            return Err(err(
-                "engine",
-                format!("unknown engine `{other}`; write `engine = \"postgres\"` or `engine = \"sqlite\"`"),
-            ))
-        }
+        Some(other) => return Err(err(
+            "engine",
+            format!(
+                "unknown engine `{other}`; write `engine = \"postgres\"` or `engine = \"sqlite\"`"
+            ),
+        )),
     };
     let server_key = string("server")?;
     let url = string("url")?;
@@ -265,7 +265,9 @@ fn parse_one(
             ServerSpec::External { url }
         }
     };
-    if engine == Engine::Sqlite && (server_key.is_some() || matches!(server, ServerSpec::External { .. })) {
+    if engine == Engine::Sqlite
+        && (server_key.is_some() || matches!(server, ServerSpec::External { .. }))
+    {
         return Err(err(
             if server_key.is_some() { "server" } else { "url" },
             "SQLite databases are files and have no server; remove `server`/`url` or use `engine = \"postgres\"`".into(),
@@ -311,7 +313,8 @@ fn parse_one(
     if max == Some(0) {
         return Err(err(
             "max",
-            "must be at least 1; remove it to derive the maximum from the server's max_connections".into(),
+            "must be at least 1; remove it to derive the maximum from the server's max_connections"
+                .into(),
         ));
     }
     let reset = match string("reset")?.as_deref() {
@@ -410,17 +413,28 @@ mod tests {
 
     #[test]
     fn errors_name_file_section_and_key() {
-        let e = parse("[database.main]\npool = \"x\"\n").unwrap_err().to_string();
-        assert!(e.contains(".config/gantry.toml: [database.main] `pool`"), "{e}");
-        let e = parse("[database.main]\nreset = \"wipe\"\n").unwrap_err().to_string();
+        let e = parse("[database.main]\npool = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(".config/gantry.toml: [database.main] `pool`"),
+            "{e}"
+        );
+        let e = parse("[database.main]\nreset = \"wipe\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`reset = \"truncate\"`"), "{e}");
         let e = parse("[database.main]\nserver = \"embedded\"\nurl = \"postgres://x/y\"\n")
             .unwrap_err()
             .to_string();
         assert!(e.contains("both `server` and `url`"), "{e}");
-        let e = parse("[database.main]\nurl = \"mysql://x\"\n").unwrap_err().to_string();
+        let e = parse("[database.main]\nurl = \"mysql://x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("postgres://"), "{e}");
-        let e = parse("[database.main]\nfor = \"package(\"\n").unwrap_err().to_string();
+        let e = parse("[database.main]\nfor = \"package(\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("invalid filter expression"), "{e}");
         let e = parse("[database.main]\nmigrations = \"no/such/dir\"\n")
             .unwrap_err()
@@ -441,7 +455,10 @@ mod tests {
         let c = parse("[database.main]\npools = 3\n").unwrap();
         assert!(c.warnings[0].contains("unknown key `pools`"));
         let e = c.get("other").unwrap_err().to_string();
-        assert!(e.contains("no [database.other] section (configured: main)"), "{e}");
+        assert!(
+            e.contains("no [database.other] section (configured: main)"),
+            "{e}"
+        );
     }
 
     #[test]

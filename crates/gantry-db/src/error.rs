@@ -135,7 +135,7 @@ pub enum DbError {
         "all {max} databases of pool `{name}` are in use (maximum {max}{}) and none was returned within {}; \
          raise `max` in [database.{name}] of .config/gantry.toml, run fewer tests at once, \
          or make sure tests drop their TestDb when done",
-        if derived { ", derived from the server's max_connections" } else { ", from `max`" },
+        if *derived { ", derived from the server's max_connections" } else { ", from `max`" },
         humantime_secs(*waited)
     )]
     PoolExhausted {

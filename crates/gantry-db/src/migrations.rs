@@ -11,13 +11,11 @@ use crate::error::{DbError, Result};
 
 /// Bumped whenever what gantry installs into a template changes, so that
 /// templates built by an older gantry are rebuilt rather than reused.
-pub(crate) const TEMPLATE_FORMAT: &str = "gantry-db template v1";
+pub(crate) const TEMPLATE_FORMAT: &str = "gantry-db template v2";
 
 /// One SQL file to apply.
 #[derive(Clone, Debug)]
 pub struct SqlFile {
-    /// The absolute path.
-    pub path: PathBuf,
     /// The path relative to the workspace root, for messages.
     pub display: String,
     /// The contents.
@@ -46,18 +44,27 @@ impl MigrationSet {
         let mut files = Vec::new();
         if let Some(dir) = &db.migrations {
             let entries = std::fs::read_dir(dir).map_err(|e| {
-                DbError::io(format!("reading migrations directory `{}`", dir.display()), e)
+                DbError::io(
+                    format!("reading migrations directory `{}`", dir.display()),
+                    e,
+                )
             })?;
             let mut found: Vec<(u128, String, PathBuf)> = Vec::new();
             for entry in entries {
                 let entry = entry.map_err(|e| {
-                    DbError::io(format!("reading migrations directory `{}`", dir.display()), e)
+                    DbError::io(
+                        format!("reading migrations directory `{}`", dir.display()),
+                        e,
+                    )
                 })?;
                 let path = entry.path();
                 let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
                     continue;
                 };
-                if !path.is_file() || !file_name.ends_with(".sql") || file_name.ends_with(".down.sql") {
+                if !path.is_file()
+                    || !file_name.ends_with(".sql")
+                    || file_name.ends_with(".down.sql")
+                {
                     continue;
                 }
                 let digits: String = file_name.chars().take_while(char::is_ascii_digit).collect();
@@ -127,11 +134,7 @@ fn read_sql(root: &Path, path: &Path) -> Result<SqlFile> {
         .unwrap_or(path)
         .display()
         .to_string();
-    Ok(SqlFile {
-        path: path.to_path_buf(),
-        display,
-        sql,
-    })
+    Ok(SqlFile { display, sql })
 }
 
 /// Lower-case hex of bytes.
@@ -274,7 +277,12 @@ pub(crate) fn shorten(stmt: &str) -> String {
         .map(str::trim_end)
         .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
         .collect();
-    let mut s = lines.iter().take(6).copied().collect::<Vec<_>>().join("\n             ");
+    let mut s = lines
+        .iter()
+        .take(6)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n             ");
     if lines.len() > 6 {
         s.push_str(" …");
     }

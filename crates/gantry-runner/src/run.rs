@@ -322,6 +322,9 @@ pub fn filter_for(
     Ok(filter)
 }
 
+/// Doctest results to fold into a run, and the doctests that were skipped.
+pub type DocTestOutcome = (Vec<(TestId, AttemptResult)>, Vec<(TestId, SkipReason)>);
+
 /// Lists, filters and runs the doctests of the workspace's libraries with
 /// `cargo test --doc`, as results to fold into the run. With a partition,
 /// doctests belong to shard 1 only, so no shard runs them twice.
@@ -331,7 +334,7 @@ pub fn run_doctests(
     list: &TestList,
     filter: &TestFilter,
     run_dir: &Path,
-) -> Result<(Vec<(TestId, AttemptResult)>, Vec<(TestId, SkipReason)>)> {
+) -> Result<DocTestOutcome> {
     let mut results = Vec::new();
     let mut skipped = Vec::new();
     if filter.partition.is_some_and(|p| p.shard != 1) {

@@ -56,22 +56,17 @@ fn case(binary_id: &str, name: &str) -> TestCase {
 }
 
 fn planned(binary_id: &str, name: &str) -> PlannedTest {
-    PlannedTest {
-        case: case(binary_id, name),
-        settings: Arc::new(TestSettings {
-            retries: 0,
-            slow_timeout: Duration::from_secs(60),
-            terminate_after: None,
-            grace_period: Duration::from_secs(1),
-            execution: gantry_metadata::ExecutionMode::Process,
-            test_group: None,
-            threads_required: 1,
-            wrapper: None,
-        }),
-        estimate_secs: 0.1,
-        cpu_ratio: 1.0,
-        batch: false,
-    }
+    let settings = TestSettings {
+        retries: 0,
+        slow_timeout: Duration::from_secs(60),
+        terminate_after: None,
+        grace_period: Duration::from_secs(1),
+        execution: gantry_metadata::ExecutionMode::Process,
+        test_group: None,
+        threads_required: 1,
+        wrapper: None,
+    };
+    PlannedTest::new(case(binary_id, name), settings, &History::default())
 }
 
 /// Whether a process exists and is not a zombie.
@@ -106,7 +101,7 @@ fn assert_all_dead(pids: &[i32]) {
     // SIGKILLed processes may take a moment to disappear.
     wait_for(
         &format!("pids {pids:?} to die"),
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         || pids.iter().all(|&p| !alive(p)),
     );
 }
@@ -400,13 +395,13 @@ fn wrong_http_status_is_reported_with_the_last_attempt() {
 [fixture.web]
 command = ["python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}"]
 cwd = "@DIR@"
-ready = { http = "http://127.0.0.1:{port}/health", status = 200, timeout = "1s" }
+ready = { http = "http://127.0.0.1:{port}/health", status = 200, timeout = "3s" }
 "#;
     let mut h = Harness::new(text, &[]);
     let err = h.start(&["web"]).unwrap_err().to_string();
     assert!(
         err.starts_with(
-            "fixture `web` [run] did not become ready within 1s: its http probe `http://127.0.0.1:"
+            "fixture `web` [run] did not become ready within 3s: its http probe `http://127.0.0.1:"
         ),
         "{err}"
     );
@@ -414,8 +409,10 @@ ready = { http = "http://127.0.0.1:{port}/health", status = 200, timeout = "1s" 
         err.contains("still failed (the server answered with status 404)"),
         "{err}"
     );
-    assert!(err.contains("\"GET /health HTTP/1.0\" 404"), "{err}");
+    assert!(err.contains("/logs/web.log ("), "{err}");
     h.finish();
+    let log = std::fs::read_to_string(h.path("logs/web.log")).unwrap();
+    assert!(log.contains("\"GET /health HTTP/1.0\" 404"), "{log}");
 }
 
 // ---- startup failures ------------------------------------------------------
@@ -424,7 +421,10 @@ ready = { http = "http://127.0.0.1:{port}/health", status = 200, timeout = "1s" 
 fn failing_readiness_fails_the_run_with_probe_and_log_tail() {
     let text = r#"
 [fixture.deaf]
-command = ["sh", "-c", "i=1; while [ $i -le 60 ]; do echo line $i; i=$((i+1)); done; echo $$ > @DIR@/deaf.pid; exec sleep 1000"]
+# Output of setup commands is in the log before the service starts, so the
+# tail is known exactly.
+setup = ["sh", "-c", "i=1; while [ $i -le 60 ]; do echo line $i; i=$((i+1)); done"]
+command = ["sh", "-c", "echo $$ > @DIR@/deaf.pid; exec sleep 1000"]
 ready = { tcp = "127.0.0.1:{port}", timeout = "300ms", interval = "20ms" }
 "#;
     let t = planned("a::it", "t");
@@ -450,10 +450,13 @@ ready = { tcp = "127.0.0.1:{port}", timeout = "300ms", interval = "20ms" }
         "{text}"
     );
     assert!(
-        text.contains("deaf.log (last 50 of 60 lines):\n  | line 11\n"),
+        text.contains("deaf.log (last 50 of 61 lines):\n  | line 11\n"),
         "{text}"
     );
     assert!(text.ends_with("| line 60"), "{text}");
+    wait_for("the pid file", Duration::from_secs(10), || {
+        !read_pids(&h.path("deaf.pid")).is_empty()
+    });
     let pids = read_pids(&h.path("deaf.pid"));
     assert!(alive(pids[0]));
     h.after(&[&t]);
@@ -617,7 +620,7 @@ ready = { exec = ["test", "-s", "@DIR@/fragile.pid"] }
         .status()
         .unwrap();
     let mut err = None;
-    wait_for("the death to be noticed", Duration::from_secs(5), || {
+    wait_for("the death to be noticed", Duration::from_secs(10), || {
         err = h.before(&[&t2]).err();
         err.is_some()
     });
@@ -655,7 +658,7 @@ restart-limit = 1
         .status()
         .unwrap();
     let mut second = first.clone();
-    wait_for("the restart", Duration::from_secs(5), || {
+    wait_for("the restart", Duration::from_secs(10), || {
         second = env_map(&h.before(&[&t]).unwrap())["PHOENIX_PID"].clone();
         second != first
     });
@@ -665,7 +668,7 @@ restart-limit = 1
         .status()
         .unwrap();
     let mut err = None;
-    wait_for("giving up", Duration::from_secs(5), || {
+    wait_for("giving up", Duration::from_secs(10), || {
         err = h.before(&[&t]).err();
         err.is_some()
     });
@@ -795,7 +798,7 @@ stop = { grace = "60s" }
     let pid_file = h.path("slowpoke.pid");
     let bumper = std::thread::spawn(move || {
         wait_for("slowpoke to start", Duration::from_secs(10), || {
-            pid_file.exists()
+            !read_pids(&pid_file).is_empty()
         });
         signals.bump();
     });
@@ -1008,8 +1011,9 @@ execution = "process"
 jobs = 1
 
 [fixture.deaf]
-command = ["sh", "-c", "echo $$ >> @DIR@/svc.pids; echo not listening; exec sleep 1000"]
-ready = { tcp = "127.0.0.1:{port}", timeout = "300ms" }
+setup = ["echo", "not listening"]
+command = ["sh", "-c", "echo $$ >> @DIR@/svc.pids; exec sleep 1000"]
+ready = { tcp = "127.0.0.1:{port}", timeout = "1s" }
 for = "package(app)"
 "#;
     let (result, events) = run_in(
@@ -1065,27 +1069,48 @@ fn whole_run_tears_down_after_a_test_timeout_and_fail_fast() {
 const CHILD_ROLE: &str = "GANTRY_FIXTURE_TEST_CHILD";
 const CHILD_DIR: &str = "GANTRY_FIXTURE_TEST_DIR";
 
-/// Runs this test binary again, as `role`, for test `test`.
-fn spawn_child(test: &str, role: &str, dir: &Path) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ROLE, role)
-        .env(CHILD_DIR, dir)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
+/// A child gantry process; if the test fails before the child has
+/// exited, dropping this stops it the way a user would (SIGTERM), so that
+/// it tears down its fixtures instead of leaving them behind.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            sigterm(&self.0);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
-fn wait_child(child: &mut std::process::Child, limit: Duration) -> i32 {
+/// Runs this test binary again, as `role`, for test `test`.
+fn spawn_child(test: &str, role: &str, dir: &Path) -> ChildGuard {
+    ChildGuard(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env(CHILD_ROLE, role)
+            .env(CHILD_DIR, dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn wait_child(child: &mut ChildGuard, limit: Duration) -> i32 {
     let deadline = Instant::now() + limit;
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             return status.code().unwrap_or(-1);
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the child did not exit within {limit:?}");
-        }
+        assert!(
+            Instant::now() < deadline,
+            "the child did not exit within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -1153,12 +1178,12 @@ fn sigterm_during_a_run_tears_down_tests_and_fixtures() {
         dir.path(),
     );
     wait_for("the test to start", Duration::from_secs(20), || {
-        dir.path().join("hang.pid").exists()
+        !read_pids(&dir.path().join("hang.pid")).is_empty()
     });
     let pids = all_pids(dir.path());
     assert_eq!(pids.len(), 4, "shell, python and test pids: {pids:?}");
     assert!(pids.iter().all(|&p| alive(p)));
-    sigterm(&child);
+    sigterm(&child.0);
     assert_eq!(
         wait_child(&mut child, Duration::from_secs(20)),
         ExitCode::INTERRUPTED
@@ -1174,14 +1199,14 @@ fn sigterm_to_fixture_up_stops_the_fixtures() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = spawn_child("sigterm_to_fixture_up_stops_the_fixtures", "up", dir.path());
     wait_for("the fixture to be up", Duration::from_secs(20), || {
-        dir.path().join("exports").exists()
+        std::fs::read_to_string(dir.path().join("exports")).is_ok_and(|e| e.contains(']'))
     });
     let exports = std::fs::read_to_string(dir.path().join("exports")).unwrap();
     assert!(exports.contains("\"SOCK\""), "{exports}");
     let pids = all_pids(dir.path());
     assert_eq!(pids.len(), 3, "{pids:?}");
     assert!(pids.iter().all(|&p| alive(p)));
-    sigterm(&child);
+    sigterm(&child.0);
     assert_eq!(wait_child(&mut child, Duration::from_secs(20)), 0);
     assert_all_dead(&pids);
 }
@@ -1198,10 +1223,10 @@ fn sigterm_during_fixture_startup_leaves_nothing_behind() {
         dir.path(),
     );
     wait_for("the fixture to start", Duration::from_secs(20), || {
-        dir.path().join("svc.pids").exists()
+        !read_pids(&dir.path().join("svc.pids")).is_empty()
     });
     let pids = all_pids(dir.path());
-    sigterm(&child);
+    sigterm(&child.0);
     // Well before the probe's 60s timeout.
     assert_eq!(
         wait_child(&mut child, Duration::from_secs(15)),

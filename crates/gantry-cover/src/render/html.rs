@@ -55,7 +55,13 @@ fn page_name(i: usize, f: &FileCoverage) -> String {
     let base: String = f
         .path
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{i:04}-{}.html", base.trim_start_matches('_'))
 }
@@ -92,7 +98,9 @@ fn file_page(f: &FileCoverage) -> String {
         cells(&f.summary.lines, &f.summary.functions, &f.summary.regions)
     ));
     if !f.functions.is_empty() {
-        out.push_str("<h2>functions</h2>\n<table>\n<tr><th>function</th><th>line</th><th>calls</th></tr>\n");
+        out.push_str(
+            "<h2>functions</h2>\n<table>\n<tr><th>function</th><th>line</th><th>calls</th></tr>\n",
+        );
         for func in &f.functions {
             let class = if func.count > 0 { "high" } else { "low" };
             out.push_str(&format!(

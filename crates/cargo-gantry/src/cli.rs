@@ -49,6 +49,12 @@ pub enum Command {
     Run(RunArgs),
     /// Print the effective configuration of a profile.
     ShowConfig(ShowConfigArgs),
+    /// Run the project's checks (fmt, clippy, build, doc, test, audit, …) or generate CI pipelines.
+    Ci(CiArgs),
+    /// Pack the built test binaries into an archive that runs without cargo.
+    Archive(ArchiveArgs),
+    /// Combine the results of sharded runs (`run --results DIR`).
+    Merge(MergeArgs),
     /// Work with the service fixtures of `.config/gantry.toml`.
     #[command(subcommand)]
     Fixture(FixtureCommand),
@@ -248,6 +254,20 @@ pub struct RunArgs {
     /// Also write events as JSON lines to this file.
     #[arg(long, value_name = "FILE", help_heading = "Reporting")]
     pub events: Option<PathBuf>,
+    /// Run from an archive made by `cargo gantry archive` instead of building.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Run options",
+        requires = "workspace_remap"
+    )]
+    pub archive: Option<PathBuf>,
+    /// With --archive: the directory holding the workspace's sources.
+    #[arg(long, value_name = "DIR", help_heading = "Run options")]
+    pub workspace_remap: Option<PathBuf>,
+    /// Write events, JUnit, logs, durations and shard info to this directory (for `merge`).
+    #[arg(long, value_name = "DIR", help_heading = "Reporting")]
+    pub results: Option<PathBuf>,
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "FILE", help_heading = "Reporting")]
     pub junit: Option<PathBuf>,
@@ -286,4 +306,81 @@ pub struct ShowConfigArgs {
     /// Profile to show.
     #[arg(long, short = 'P', env = "GANTRY_PROFILE", default_value = "default")]
     pub profile: String,
+}
+
+/// `cargo gantry ci`.
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    #[command(subcommand)]
+    pub command: Option<CiCommand>,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub manifest_path: Option<PathBuf>,
+    /// Show the effective steps and what they run, then exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Run only these steps (comma separated, repeatable).
+    #[arg(long, value_name = "NAME[,NAME]")]
+    pub step: Vec<String>,
+    /// Skip these steps.
+    #[arg(long, value_name = "NAME[,NAME]")]
+    pub skip: Vec<String>,
+    /// Stop at the first failing step.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Base revision for `commit-format` (default: merge-base with the default branch).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// Write a CI pipeline that calls `cargo gantry ci --step …` per job.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// `github`, `gitlab` or `buildkite`.
+    pub kind: String,
+    /// Number of test shards.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+    /// Where to write (default: the platform's usual path).
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Only check that the file is up to date with the configuration.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `cargo gantry archive`.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// The archive to write (`.tar.zst`).
+    #[arg(
+        short,
+        long,
+        value_name = "FILE",
+        default_value = "target/gantry/archive.tar.zst"
+    )]
+    pub output: PathBuf,
+}
+
+/// `cargo gantry merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Results directories written by `run --results DIR`.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the merged results.
+    #[arg(
+        short,
+        long,
+        value_name = "DIR",
+        default_value = "target/gantry/results/merged"
+    )]
+    pub output: PathBuf,
 }

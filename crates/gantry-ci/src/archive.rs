@@ -59,6 +59,9 @@ pub struct ArchiveInputs<'a> {
     /// fixtures' `{bin:NAME}`; those named by `CARGO_BIN_EXE_*` in a
     /// binary's environment are packed even when not listed here.
     pub bins: &'a BTreeMap<String, PathBuf>,
+    /// Native libraries under the target directory (cdylib, staticlib)
+    /// that tests load or link at run time; restored at the same place.
+    pub libraries: &'a [PathBuf],
     /// `[ci] test-data`: files, directories and globs relative to the
     /// workspace root. A pattern that matches nothing is an error, since
     /// tests would then fail on the other machine for a confusing reason.
@@ -182,32 +185,6 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Writes errors of the compressor's output to a side slot: the
-/// compressor's drain cannot report them itself.
-struct CheckedWriter<W: Write> {
-    inner: W,
-    error: Option<std::io::Error>,
-}
-
-impl<W: Write> Write for CheckedWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.error.is_none() {
-            if let Err(e) = self.inner.write_all(buf) {
-                self.error = Some(e);
-            }
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.error.is_none() {
-            if let Err(e) = self.inner.flush() {
-                self.error = Some(e);
-            }
-        }
-        Ok(())
-    }
-}
-
 /// Packs the tests of `inputs` into the `.tar.zst` at `out` (written to a
 /// temporary file first, so a failed run never leaves a truncated archive).
 pub fn archive(out: &Path, inputs: ArchiveInputs<'_>) -> Result<ArchiveSummary> {
@@ -257,6 +234,10 @@ pub fn archive(out: &Path, inputs: ArchiveInputs<'_>) -> Result<ArchiveSummary> 
         };
     for (name, path) in inputs.bins {
         add_bin(name, path, &mut files)?;
+    }
+    for lib in inputs.libraries {
+        let rel = rel_to(lib, target).ok_or_else(|| outside("the library", lib))?;
+        files.insert(format!("target/{rel}"), lib.clone());
     }
     for b in &list.binaries {
         for (k, v) in &b.env {
@@ -336,6 +317,9 @@ pub fn archive(out: &Path, inputs: ArchiveInputs<'_>) -> Result<ArchiveSummary> 
         let tar_file = File::create(&tar_tmp).map_err(CiError::io("could not create", &tar_tmp))?;
         let mut builder = tar::Builder::new(BufWriter::new(tar_file));
         builder.mode(tar::HeaderMode::Deterministic);
+        // Plain entries only: linkers leave holes in binaries, and GNU
+        // sparse entries are not understood by every tar.
+        builder.sparse(false);
         let mut header = tar::Header::new_gnu();
         header.set_size(manifest_json.len() as u64);
         header.set_mode(0o644);
@@ -353,22 +337,18 @@ pub fn archive(out: &Path, inputs: ArchiveInputs<'_>) -> Result<ArchiveSummary> 
             .and_then(|mut w| w.flush())
             .map_err(CiError::io("could not write", &tar_tmp))?;
 
-        let source =
+        let mut source =
             BufReader::new(File::open(&tar_tmp).map_err(CiError::io("could not read", &tar_tmp))?);
         let dest = File::create(&zst_tmp).map_err(CiError::io("could not create", &zst_tmp))?;
-        let mut drain = CheckedWriter {
-            inner: BufWriter::new(dest),
-            error: None,
-        };
-        ruzstd::encoding::compress(
-            source,
-            &mut drain,
-            ruzstd::encoding::CompressionLevel::Fastest,
-        );
-        drain.flush().ok();
-        if let Some(e) = drain.error {
-            return Err(CiError::io("could not write", &zst_tmp)(e));
-        }
+        // Level 3 is zstd's default: fast, and binaries shrink well.
+        let mut encoder = zstd::stream::write::Encoder::new(BufWriter::new(dest), 3)
+            .map_err(CiError::io("could not write", &zst_tmp))?;
+        std::io::copy(&mut source, &mut encoder)
+            .map_err(CiError::io("could not write", &zst_tmp))?;
+        encoder
+            .finish()
+            .and_then(|mut w| w.flush())
+            .map_err(CiError::io("could not write", &zst_tmp))?;
         std::fs::rename(&zst_tmp, out).map_err(CiError::io("could not write", out))
     })();
     let _ = std::fs::remove_file(&tar_tmp);
@@ -509,7 +489,18 @@ pub fn extract(
         path: archive_path.to_path_buf(),
         message,
     };
-    let decoder = ruzstd::decoding::StreamingDecoder::new(BufReader::new(file))
+    let mut file = file;
+    let mut magic = [0u8; 4];
+    let is_zstd = std::io::Read::read_exact(&mut file, &mut magic).is_ok()
+        && magic == [0x28, 0xB5, 0x2F, 0xFD];
+    if !is_zstd {
+        return Err(not_ours(
+            "not a zstd-compressed gantry archive: it does not start with zstd's magic number"
+                .into(),
+        ));
+    }
+    std::io::Seek::rewind(&mut file).map_err(CiError::io("could not read", archive_path))?;
+    let decoder = zstd::stream::read::Decoder::new(file)
         .map_err(|e| not_ours(format!("not a zstd-compressed gantry archive: {e}")))?;
     let mut tar = tar::Archive::new(decoder);
     let unsafe_entry = |entry: &str, reason: String| CiError::UnsafeArchiveEntry {
@@ -616,7 +607,7 @@ pub fn extract(
             std::fs::hard_link(&source, &out).map_err(CiError::io("could not link", &out))?;
             continue;
         }
-        if !kind.is_file() && kind != tar::EntryType::Continuous {
+        if !kind.is_file() && kind != tar::EntryType::Continuous && !kind.is_gnu_sparse() {
             return Err(unsafe_entry(
                 &name,
                 "is a device, FIFO or other special file, which archives never contain".into(),

@@ -75,6 +75,7 @@ fn an_archive_runs_its_tests_without_the_build_or_the_data() {
             list: &list,
             target_dir: &target,
             bins: &bins,
+            libraries: &[],
             test_data: &config.test_data,
             history: Some(&history),
         },
@@ -158,6 +159,7 @@ fn an_unmatched_test_data_pattern_is_an_error() {
             list: &list,
             target_dir: &list.target_dir,
             bins: &BTreeMap::new(),
+            libraries: &[],
             test_data: &["fixtures/*.json".to_string()],
             history: None,
         },
@@ -219,10 +221,7 @@ fn crafted(dir: &Path, manifest_first: bool, entries: &[(&str, Kind)]) -> PathBu
         raw(name, kind, b"evil\n");
     }
     let tar = b.into_inner().unwrap();
-    let zst = ruzstd::encoding::compress_to_vec(
-        tar.as_slice(),
-        ruzstd::encoding::CompressionLevel::Fastest,
-    );
+    let zst = zstd::encode_all(tar.as_slice(), 3).unwrap();
     let path = dir.join(format!("crafted-{}.tar.zst", rand_suffix()));
     std::fs::write(&path, zst).unwrap();
     path

@@ -34,7 +34,8 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         cycles: 500,
-        migrations: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/message-store/migrations"),
+        migrations: Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/message-store/migrations"),
         json: None,
         only: None,
     };
@@ -178,36 +179,48 @@ fn main() {
         let mut rows = Vec::new();
         if run("truncate") {
             let pool = DbPool::open(&root, "truncate").unwrap();
-            rows.push(measure("(a) pool, reset = truncate", a.cycles, || pool_cycle(&pool, warm)));
+            rows.push(measure("(a) pool, reset = truncate", a.cycles, || {
+                pool_cycle(&pool, warm)
+            }));
         }
         if run("recreate") {
             let pool = DbPool::open(&root, "recreate").unwrap();
-            rows.push(measure("(b) pool, reset = recreate", a.cycles, || pool_cycle(&pool, warm)));
+            rows.push(measure("(b) pool, reset = recreate", a.cycles, || {
+                pool_cycle(&pool, warm)
+            }));
         }
         if run("baseline") {
             // Read when the pool is opened, so set only around that.
             std::env::set_var(gantry_db::STRATEGY_ENV, "migrate");
             let pool = DbPool::open(&root, "baseline").unwrap();
             std::env::remove_var(gantry_db::STRATEGY_ENV);
-            rows.push(measure("(c) CREATE DATABASE + migrations", a.cycles, || pool_cycle(&pool, warm)));
+            rows.push(measure(
+                "(c) CREATE DATABASE + migrations",
+                a.cycles,
+                || pool_cycle(&pool, warm),
+            ));
         }
         if run("shared") {
             let url = shared.url().to_owned();
             let mut kept = Client::connect(&url, NoTls).unwrap();
-            rows.push(measure("(d) shared database, rolled-back transaction", a.cycles, || {
-                let t = Instant::now();
-                let mut fresh = None;
-                let c = if warm {
-                    &mut kept
-                } else {
-                    fresh.insert(Client::connect(&url, NoTls).unwrap())
-                };
-                c.batch_execute("BEGIN").unwrap();
-                c.batch_execute(WRITE).unwrap();
-                c.batch_execute("ROLLBACK").unwrap();
-                drop(fresh);
-                t.elapsed()
-            }));
+            rows.push(measure(
+                "(d) shared database, rolled-back transaction",
+                a.cycles,
+                || {
+                    let t = Instant::now();
+                    let mut fresh = None;
+                    let c = if warm {
+                        &mut kept
+                    } else {
+                        fresh.insert(Client::connect(&url, NoTls).unwrap())
+                    };
+                    c.batch_execute("BEGIN").unwrap();
+                    c.batch_execute(WRITE).unwrap();
+                    c.batch_execute("ROLLBACK").unwrap();
+                    drop(fresh);
+                    t.elapsed()
+                },
+            ));
         }
         results.push((label, rows));
     }

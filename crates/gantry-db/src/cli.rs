@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{DatabasesConfig, Engine, ResetMode, ServerSpec};
 use crate::error::{DbError, Result};
 use crate::migrations::MigrationSet;
-use crate::pg::cluster::{pg_base, Cluster};
+use crate::pg::cluster::{pg_base, postmaster_of, Cluster};
 use crate::pg::pool::pool_id;
 use crate::pg::server::{redact, Server, CONTROL_DB};
 use crate::pg::template::Names;
@@ -354,14 +354,6 @@ fn other_clusters(workspace_root: &Path) -> Vec<(PathBuf, i32)> {
         .filter(|p| p.is_dir() && Some(p) != current.as_ref())
         .filter_map(|p| postmaster_of(&p.join("data")).map(|pid| (p, pid)))
         .collect()
-}
-
-fn postmaster_of(data: &Path) -> Option<i32> {
-    let text = std::fs::read_to_string(data.join("postmaster.pid")).ok()?;
-    let pid: i32 = text.lines().next()?.trim().parse().ok()?;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-        .ok()
-        .map(|_| pid)
 }
 
 /// Fast shutdown (SIGINT) of a postmaster, waiting up to 30 s.

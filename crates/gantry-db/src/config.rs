@@ -226,12 +226,14 @@ fn parse_one(
     let engine = match string("engine")?.as_deref() {
         None | Some("postgres") | Some("postgresql") => Engine::Postgres,
         Some("sqlite") => Engine::Sqlite,
-        Some(other) => return Err(err(
-            "engine",
-            format!(
+        Some(other) => {
+            return Err(err(
+                "engine",
+                format!(
                 "unknown engine `{other}`; write `engine = \"postgres\"` or `engine = \"sqlite\"`"
             ),
-        )),
+            ))
+        }
     };
     let server_key = string("server")?;
     let url = string("url")?;

@@ -66,6 +66,16 @@ pub enum DbError {
         engine: &'static str,
     },
 
+    /// A PostgreSQL-only operation on a SQLite database.
+    #[error(
+        "[database.{name}] is a SQLite database, which has no PostgreSQL connection; \
+         open the file at `TestDb::sqlite_path()` (or the `sqlite://` URL) instead"
+    )]
+    NotPostgres {
+        /// The database section.
+        name: String,
+    },
+
     /// No PostgreSQL server binaries were found for the embedded server.
     #[error(
         "no PostgreSQL server binaries (initdb, pg_ctl, postgres) found; searched {searched}. \

@@ -366,9 +366,8 @@ impl TestDb {
         let backend = self.backend.clone();
         match (&backend, &mut self.lease) {
             (Backend::Pg(p), Some(Lease::Pg(l))) => p.client(l),
-            _ => Err(DbError::EngineNotBuilt {
+            _ => Err(DbError::NotPostgres {
                 name: self.name.clone(),
-                engine: "postgres",
             }),
         }
     }
@@ -389,9 +388,8 @@ impl TestDb {
                     source: e,
                     hint: None,
                 }),
-            _ => Err(DbError::EngineNotBuilt {
+            _ => Err(DbError::NotPostgres {
                 name: self.name.clone(),
-                engine: "postgres",
             }),
         }
     }

@@ -149,11 +149,7 @@ impl DatabaseHooks {
 
     fn pool(&mut self, name: &str) -> Result<&DbPool> {
         if !self.pools.contains_key(name) {
-            let pool = DbPool::shared(&self.root, name).or_else(|_| {
-                // `shared` reloads the config from disk; fall back to the
-                // config this run was started with.
-                DbPool::from_config(&self.config, name)
-            })?;
+            let pool = DbPool::from_config(&self.config, name)?;
             self.pools.insert(name.to_owned(), pool);
         }
         Ok(&self.pools[name])

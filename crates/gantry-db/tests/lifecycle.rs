@@ -64,6 +64,27 @@ fn status_url_stop_restart_and_gc() {
     drop(c);
     drop(db);
 
+    // A crashed server (SIGKILL) is restarted transparently too.
+    let cluster = gantry_db::pg::cluster::Cluster::locate(&root).unwrap();
+    let pid = cluster.postmaster_pid().expect("running");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    for _ in 0..100 {
+        if cluster.postmaster_pid().is_none() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let db = pool.checkout().unwrap();
+    let mut c = db.connect().unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM accounts"), 1);
+    drop(c);
+    drop(db);
+    assert_ne!(cluster.postmaster_pid(), Some(pid));
+
     // Leftovers of killed runs: a member whose holder died mid-lease, an
     // unfinished template build, a database without a row, the
     // inspection database.

@@ -51,7 +51,11 @@ fn cargo_doc_command(build: &BuildOptions, package: &str, cwd: &Path) -> Command
 
 /// Lists a package's doctests (`cargo test --doc -- --list`) with whether
 /// each is ignored (```` ```ignore ````).
-pub fn list_doctests(build: &BuildOptions, package: &str, cwd: &Path) -> Result<Vec<(String, bool)>> {
+pub fn list_doctests(
+    build: &BuildOptions,
+    package: &str,
+    cwd: &Path,
+) -> Result<Vec<(String, bool)>> {
     let all = list_with(build, package, cwd, false)?;
     let ignored: std::collections::HashSet<String> =
         list_with(build, package, cwd, true)?.into_iter().collect();
@@ -64,7 +68,12 @@ pub fn list_doctests(build: &BuildOptions, package: &str, cwd: &Path) -> Result<
         .collect())
 }
 
-fn list_with(build: &BuildOptions, package: &str, cwd: &Path, ignored: bool) -> Result<Vec<String>> {
+fn list_with(
+    build: &BuildOptions,
+    package: &str,
+    cwd: &Path,
+    ignored: bool,
+) -> Result<Vec<String>> {
     let mut cmd = cargo_doc_command(build, package, cwd);
     cmd.args(["--", "--list", "--format", "terse"]);
     if ignored {

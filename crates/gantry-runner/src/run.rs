@@ -30,6 +30,8 @@ pub struct Prepared {
     pub build: BuildOptions,
     /// The directory cargo ran in.
     pub cwd: PathBuf,
+    /// Native libraries the build produced (see [`crate::list::BuildOutput::libraries`]).
+    pub libraries: Vec<PathBuf>,
 }
 
 /// A workspace whose metadata and configuration have been read.
@@ -61,6 +63,7 @@ pub fn prepare(build: &BuildOptions, cwd: &Path, workspace: Workspace) -> Result
         bins: WorkspaceBins::from_build(&metadata, &built),
         build: build.clone(),
         cwd: cwd.to_path_buf(),
+        libraries: built.libraries.clone(),
     })
 }
 
@@ -89,16 +92,22 @@ pub struct RunRequest<'a> {
     pub external: Vec<(TestId, AttemptResult)>,
 }
 
+/// A new run id: the start time (so ids sort by time) and the process id
+/// (so runs started in the same second differ).
+pub fn new_run_id() -> String {
+    let now = chrono::Local::now();
+    format!(
+        "{}-{:05}",
+        now.format("%Y%m%d-%H%M%S%.3f"),
+        std::process::id() % 100_000
+    )
+}
+
 /// Creates `target/gantry/runs/<run-id>/` and points `latest` at it.
 pub fn create_run_dir(target_dir: &Path) -> Result<(String, PathBuf)> {
     let runs = target_dir.join("gantry").join("runs");
     std::fs::create_dir_all(&runs).map_err(RunnerError::io("could not create", &runs))?;
-    let now = chrono::Local::now();
-    let run_id = format!(
-        "{}-{:05}",
-        now.format("%Y%m%d-%H%M%S"),
-        std::process::id() % 100_000
-    );
+    let run_id = new_run_id();
     let dir = runs.join(&run_id);
     std::fs::create_dir_all(&dir).map_err(RunnerError::io("could not create", &dir))?;
     let latest = runs.join("latest");

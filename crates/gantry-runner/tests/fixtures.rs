@@ -903,6 +903,7 @@ fn run_in(
         config,
         bins: Default::default(),
         build: Default::default(),
+        libraries: Vec::new(),
         cwd: dir.into(),
     };
     let profile = prepared.config.profile("default").unwrap();

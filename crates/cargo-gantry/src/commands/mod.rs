@@ -1,6 +1,8 @@
 //! The commands: each turns arguments into library calls and the result
 //! into output and an exit code. One module per command.
 
+mod archive;
+mod ci;
 mod fixture;
 mod list;
 mod run;
@@ -24,6 +26,9 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> i32 {
         Command::Run(args) => run::run_tests(args, printer),
         Command::ShowConfig(args) => show_config::show_config(args, printer),
         Command::Fixture(FixtureCommand::Up(args)) => fixture::fixture_up(args, printer),
+        Command::Ci(args) => ci::ci(args, printer),
+        Command::Archive(args) => archive::archive(args, printer),
+        Command::Merge(args) => archive::merge(args, printer),
     };
     match result {
         Ok(code) => code,

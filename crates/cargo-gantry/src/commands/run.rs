@@ -2,11 +2,14 @@
 
 use std::path::PathBuf;
 
+use gantry_ci::ResultsDir;
 use gantry_config::{GantryConfig, Jobs, ResolvedProfile};
+use gantry_runner::fixture::WorkspaceBins;
 use gantry_runner::report::{
     ConsoleOptions, ConsoleReporter, Fanout, JsonLinesReporter, JunitReporter,
 };
 use gantry_runner::run::{self, Prepared, RunRequest};
+use gantry_runner::schedule::History;
 
 use crate::cli::{MessageFormat, RunArgs};
 use gantry_metadata::ExitCode;
@@ -59,23 +62,91 @@ fn resolve_profile(config: &GantryConfig, args: &RunArgs) -> Result<ResolvedProf
     Ok(profile)
 }
 
-pub(crate) fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, CliError> {
+/// Where the tests come from: a fresh build, or an archive.
+fn prepare(
+    args: &RunArgs,
+    printer: &Printer,
+) -> Result<
+    (
+        PathBuf,
+        Prepared,
+        ResolvedProfile,
+        gantry_runner::select::TestFilter,
+    ),
+    CliError,
+> {
     let build = build_options(&args.build);
+    let cwd = std::env::current_dir().map_err(RunnerError::io("could not read", "."))?;
+    if let Some(archive) = &args.archive {
+        let remap = args
+            .workspace_remap
+            .clone()
+            .expect("clap requires --workspace-remap with --archive");
+        let config = GantryConfig::load(&remap)?;
+        print_warnings(&config, printer);
+        let profile = resolve_profile(&config, args)?;
+        let filter = test_filter(&args.filter, &config)?;
+        let dest = remap.join("target").join("gantry").join("extracted");
+        let extracted = gantry_ci::extract(archive, &remap, &dest)?;
+        let history_path = History::path_in(&extracted.list.target_dir);
+        let mut history = History::load(&history_path);
+        if let Some(archived) = &extracted.history {
+            // Durations recorded where the archive was built feed the
+            // `duration:` partition of every shard alike.
+            history.merge(&History::load(archived));
+        }
+        let bins = WorkspaceBins {
+            targets: extracted
+                .bins
+                .keys()
+                .map(|k| (k.clone(), String::new()))
+                .collect(),
+            built: extracted.bins.clone(),
+        };
+        let root = std::fs::canonicalize(&remap).unwrap_or(remap);
+        let prepared = Prepared {
+            list: extracted.list,
+            history,
+            config,
+            bins,
+            build,
+            cwd: root.clone(),
+            libraries: Vec::new(),
+        };
+        return Ok((root, prepared, profile, filter));
+    }
     // Configuration, profile and filters are checked before anything is built.
     let workspace = run::load_workspace(&build)?;
-    let (root, config) = (workspace.root.clone(), &workspace.config);
-    print_warnings(config, printer);
-    let profile = resolve_profile(config, &args)?;
-    let filter = test_filter(&args.filter, config)?;
+    let root = workspace.root.clone();
+    print_warnings(&workspace.config, printer);
+    let profile = resolve_profile(&workspace.config, args)?;
+    let filter = test_filter(&args.filter, &workspace.config)?;
+    let prepared = run::prepare(&build, &cwd, workspace)?;
+    Ok((root, prepared, profile, filter))
+}
+
+pub(crate) fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, CliError> {
+    let build = build_options(&args.build);
     let cwd = std::env::current_dir().map_err(RunnerError::io("could not read", "."))?;
-    let mut prepared: Prepared = run::prepare(&build, &cwd, workspace)?;
+    let (root, mut prepared, profile, filter) = prepare(&args, printer)?;
     let mut selection = filter.select(&prepared.list, &prepared.history);
-    let target_dir = build
-        .target_dir
-        .clone()
-        .unwrap_or_else(|| prepared.list.target_dir.clone());
-    let (run_id, run_dir) = run::create_run_dir(&target_dir)?;
-    let external = if args.doc {
+    let results = args
+        .results
+        .as_ref()
+        .map(|d| ResultsDir::create(cwd.join(d)))
+        .transpose()?;
+    let (run_id, run_dir) = match &results {
+        // Per-test logs go with the results, to be collected as artifacts.
+        Some(r) => (run::new_run_id(), r.logs_dir()),
+        None => {
+            let target_dir = build
+                .target_dir
+                .clone()
+                .unwrap_or_else(|| prepared.list.target_dir.clone());
+            run::create_run_dir(&target_dir)?
+        }
+    };
+    let external = if args.doc && args.archive.is_none() {
         let (results, skipped) =
             run::run_doctests(&build, &cwd, &prepared.list, &filter, &run_dir)?;
         selection.skipped.extend(skipped);
@@ -83,7 +154,10 @@ pub(crate) fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, CliErro
     } else {
         Vec::new()
     };
-    if selection.selected.is_empty() && external.is_empty() {
+    // A shard may legitimately get no test; it still records an (empty)
+    // run so that `merge` sees it.
+    let empty_shard_ok = results.is_some() && filter.partition.is_some();
+    if selection.selected.is_empty() && external.is_empty() && !empty_shard_ok {
         printer.error(&format!(
             "no tests matched ({}); {} tests are listed in {} binaries. `cargo gantry list` shows them.",
             filter.describe(),
@@ -109,9 +183,11 @@ pub(crate) fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, CliErro
             std::io::stdout(),
         )))),
     }
-    // The run directory always keeps the events; `--events` adds a copy.
+    // The run directory always keeps the events; `--events` and
+    // `--results` add copies.
     let mut event_files: Vec<PathBuf> = vec![run_dir.join("events.jsonl")];
     event_files.extend(args.events.clone());
+    event_files.extend(results.as_ref().map(|r| r.events_path()));
     for path in event_files {
         let file =
             std::fs::File::create(&path).map_err(RunnerError::io("could not create", &path))?;
@@ -140,5 +216,10 @@ pub(crate) fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, CliErro
         &mut fanout,
         None,
     )?;
+    drop(fanout);
+    if let Some(r) = &results {
+        let partition = args.filter.partition.as_deref();
+        r.finish(partition)?;
+    }
     Ok(summary.exit_code)
 }

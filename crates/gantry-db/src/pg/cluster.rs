@@ -174,11 +174,7 @@ impl Cluster {
 
     /// The pid of a live postmaster of this data directory.
     pub fn postmaster_pid(&self) -> Option<i32> {
-        let text = std::fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
-        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-            .ok()
-            .map(|_| pid)
+        postmaster_of(&self.data_dir)
     }
 
     /// Creates (once) and starts the cluster unless it runs, under the
@@ -189,11 +185,27 @@ impl Cluster {
         if self.is_running() {
             return Ok(());
         }
+        if self.postmaster_pid().is_some() {
+            // Running, but its socket is gone (a /tmp cleaner): restart.
+            self.pg_ctl_stop()?;
+        }
         if !self.initialized() {
             self.init()?;
         }
         self.prepare_socket_dir()?;
-        self.start()
+        // After a crash, the old server's processes may hold its shared
+        // memory for a moment; try again briefly.
+        let mut attempt = 0;
+        loop {
+            match self.start() {
+                Ok(()) => return Ok(()),
+                Err(_) if attempt < 3 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn init(&self) -> Result<()> {
@@ -279,6 +291,11 @@ impl Cluster {
         if self.postmaster_pid().is_none() {
             return Ok(false);
         }
+        self.pg_ctl_stop()?;
+        Ok(true)
+    }
+
+    fn pg_ctl_stop(&self) -> Result<()> {
         let args: Vec<String> = vec![
             "-D".into(),
             self.data_dir.display().to_string(),
@@ -290,8 +307,7 @@ impl Cluster {
             "-s".into(),
             "stop".into(),
         ];
-        self.run("pg_ctl", &args, Some(&self.log_file))?;
-        Ok(true)
+        self.run("pg_ctl", &args, Some(&self.log_file)).map(|_| ())
     }
 
     /// Runs a server program as the server's user.
@@ -339,12 +355,33 @@ impl Cluster {
     }
 }
 
+/// The pid in `<data>/postmaster.pid` if that process is a live
+/// PostgreSQL process: not a zombie (a killed server whose parent does not
+/// reap it, as in containers without an init) and not an unrelated
+/// process that reuses the pid.
+pub(crate) fn postmaster_of(data_dir: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
+    let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).ok()?;
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "<pid> (<comm>) <state> …"
+        let comm = stat.split('(').nth(1).and_then(|r| r.rsplit_once(')'));
+        let (name, rest) = comm?;
+        let state = rest.trim_start().chars().next();
+        if state == Some('Z') || !(name.starts_with("postgres") || name.starts_with("postmaster")) {
+            return None;
+        }
+    }
+    Some(pid)
+}
+
 /// `<workspace>/target/gantry/pg`.
 ///
 /// `target` is resolved when it is a symlink, so that every path to the
 /// same directory names the same cluster (and socket).
 pub(crate) fn pg_base(workspace_root: &Path) -> PathBuf {
-    let root = std::fs::canonicalize(workspace_root).unwrap_or_else(|_| workspace_root.to_path_buf());
+    let root =
+        std::fs::canonicalize(workspace_root).unwrap_or_else(|_| workspace_root.to_path_buf());
     let target = root.join("target");
     let target = std::fs::canonicalize(&target).unwrap_or(target);
     target.join("gantry").join("pg")

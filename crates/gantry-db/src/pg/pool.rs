@@ -81,7 +81,9 @@ pub(crate) struct PgLease {
 
 impl std::fmt::Debug for PgLease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgLease").field("member", &self.member).finish()
+        f.debug_struct("PgLease")
+            .field("member", &self.member)
+            .finish()
     }
 }
 
@@ -141,7 +143,10 @@ impl PgPool {
         };
         let baseline = std::env::var(STRATEGY_ENV).is_ok_and(|v| v == "migrate");
         let superuser: bool = client
-            .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &[])
+            .query_one(
+                "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+                &[],
+            )
             .map_err(|e| DbError::pg("checking for superuser rights", e))?
             .get(0);
         let holder = holder_text();
@@ -514,7 +519,12 @@ impl PgPool {
         if lease.baseline {
             drop(lease.client.take());
             return self.with_admin(
-                |a| a.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", lease.member)),
+                |a| {
+                    a.batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        lease.member
+                    ))
+                },
                 &format!("dropping `{}`", lease.member),
             );
         }
@@ -535,9 +545,15 @@ impl PgPool {
                 && c.batch_execute("DISCARD ALL").is_ok();
             ok.then_some((c, pid))
         });
+        // The connection to spare: the test's, cleaned above, or else the
+        // pooled one the test did not take (it cannot have been used).
+        let spare = warm
+            .as_ref()
+            .map(|w| w.1)
+            .or_else(|| lock(&self.warm).get(&lease.member).map(|w| w.1));
         let outcome = match self.cfg.reset {
             ResetMode::Recreate => Err("reset = \"recreate\"".to_owned()),
-            ResetMode::Truncate => self.reset_member(&lease.member, warm.as_ref().map(|w| w.1)),
+            ResetMode::Truncate => self.reset_member(&lease.member, spare),
         };
         if outcome.is_ok() {
             if let Some(w) = warm {
@@ -576,7 +592,9 @@ impl PgPool {
         };
         let spare = spare.map_or("NULL".to_owned(), |p| p.to_string());
         let rows = conn
-            .simple_query(&format!("SELECT _gantry.reset({TRUNCATE_ABOVE_BYTES}, {spare})"))
+            .simple_query(&format!(
+                "SELECT _gantry.reset({TRUNCATE_ABOVE_BYTES}, {spare})"
+            ))
             .map_err(|e| e.to_string())?;
         let verdict = first_row(&rows)
             .and_then(|r| r.get(0).map(str::to_owned))

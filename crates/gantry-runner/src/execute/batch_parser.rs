@@ -157,7 +157,10 @@ impl BatchParser {
     }
 
     fn trailer_line(&mut self, line: &[u8]) {
-        if line.starts_with(b"---- ") || line.ends_with(b":\n") || line.starts_with(b"test result: ") {
+        if line.starts_with(b"---- ")
+            || line.ends_with(b":\n")
+            || line.starts_with(b"test result: ")
+        {
             if let Some(name) = line
                 .strip_prefix(b"---- ")
                 .and_then(|l| l.strip_suffix(b" stdout ----\n"))
@@ -168,7 +171,10 @@ impl BatchParser {
                 self.section = Some((name.to_string(), Vec::new()));
                 return;
             }
-            if line == b"successes:\n" || line == b"failures:\n" || line.starts_with(b"test result: ") {
+            if line == b"successes:\n"
+                || line == b"failures:\n"
+                || line.starts_with(b"test result: ")
+            {
                 self.close_section();
                 return;
             }
@@ -362,7 +368,10 @@ mod tests {
         let out = "test a ... ok\n\ntest result: ok. 1 passed\nFAILED\ntest b ... ok\n\ntest result: FAILED.\n";
         let (finished, _, _) = run(&[out], &["a", "b"]);
         assert_eq!(finished.len(), 2);
-        assert!(!finished[0].1, "a printed a fake summary but libtest said FAILED");
+        assert!(
+            !finished[0].1,
+            "a printed a fake summary but libtest said FAILED"
+        );
         assert!(finished[1].1);
     }
 

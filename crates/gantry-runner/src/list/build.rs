@@ -169,6 +169,9 @@ pub struct BuildOutput {
     pub test_binaries: Vec<BuiltTestBinary>,
     /// Non-test binaries per package: target name → path, for `CARGO_BIN_EXE_<name>`.
     pub bin_executables: BTreeMap<String, BTreeMap<String, PathBuf>>,
+    /// C-compatible libraries the build produced (`cdylib`, `staticlib`,
+    /// `dylib`): tests of bindings load or link them at run time.
+    pub libraries: Vec<PathBuf>,
 }
 
 /// Maps cargo's list of crate types to the one kind gantry reports.
@@ -217,6 +220,20 @@ pub fn build_tests(opts: &BuildOptions, cwd: &Path) -> Result<BuildOutput> {
         let Ok(Message::CompilerArtifact(artifact)) = message else {
             continue;
         };
+        let native = artifact
+            .target
+            .kind
+            .iter()
+            .any(|k| matches!(k.to_string().as_str(), "cdylib" | "staticlib" | "dylib"));
+        if native && !artifact.profile.test {
+            for f in &artifact.filenames {
+                if matches!(f.extension(), Some("so" | "a" | "dylib" | "dll" | "lib"))
+                    && !out.libraries.iter().any(|l| l.as_path() == f.as_std_path())
+                {
+                    out.libraries.push(f.clone().into_std_path_buf());
+                }
+            }
+        }
         let Some(exe) = artifact.executable.clone() else {
             continue;
         };

@@ -290,6 +290,11 @@ fn wait_with_output(
     }
 }
 
+/// Reads a JSON-lines events file (empty when it does not exist).
+pub fn read_events_file(path: &Path) -> Vec<Value> {
+    read_events(path)
+}
+
 fn read_events(path: &Path) -> Vec<Value> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();

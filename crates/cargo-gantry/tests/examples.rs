@@ -1,0 +1,152 @@
+//! The example workspace under gantry: fixtures start, serve the tests
+//! that need them and are gone afterwards; tiers; the valgrind leak check.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use support::{read_events_file, Output, GANTRY};
+
+fn examples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// Runs `cargo gantry run ARGS` in examples/ with its own target directory
+/// (shared by these tests) and reads the events.
+fn run_examples(name: &str, args: &[&str]) -> Output {
+    let root = support::e2e_root().join("examples");
+    std::fs::create_dir_all(&root).unwrap();
+    let events = root.join(format!("{name}.events.jsonl"));
+    let _ = std::fs::remove_file(&events);
+    let mut cmd = Command::new(GANTRY);
+    cmd.args(["gantry", "run", "--events", events.to_str().unwrap()])
+        .args(args)
+        .current_dir(examples_dir())
+        .env("CARGO_TARGET_DIR", root.join("target"))
+        .env_remove("CARGO_BUILD_BUILD_DIR")
+        .env_remove("RUST_BACKTRACE")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GANTRY") {
+            cmd.env_remove(&key);
+        }
+    }
+    let o = cmd.output().expect("gantry runs");
+    Output {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        events: read_events_file(&events),
+    }
+}
+
+/// Processes whose command line mentions `needle`.
+fn processes_matching(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .chars()
+            .all(|c| c.is_ascii_digit())
+        {
+            continue;
+        }
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(needle) {
+                found.push(cmdline);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn example_workspace_passes_with_its_fixtures_slow() {
+    let out = run_examples(
+        "all",
+        &["--no-fail-fast", "-E", "not package(message-store)"],
+    );
+    out.assert_code(0);
+    let started: Vec<String> = out
+        .of_type("fixture-ready")
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        started.iter().any(|n| n == "echo-daemon"),
+        "{started:?}; {out}"
+    );
+    assert!(
+        started.iter().any(|n| n == "echo-private"),
+        "{started:?}; {out}"
+    );
+    assert_eq!(
+        out.of_type("fixture-started").len(),
+        out.of_type("fixture-stopped").len(),
+        "every fixture started is stopped; {out}"
+    );
+    // The shared daemon served the integration tests: they ran with its
+    // socket, and no server outlives the run.
+    assert!(out
+        .with_status("passed")
+        .iter()
+        .any(|t| t.starts_with("echo-server::daemon ")));
+    let leftovers = processes_matching("echo.sock");
+    assert!(
+        leftovers.is_empty(),
+        "fixture processes left: {leftovers:?}"
+    );
+}
+
+#[test]
+fn tier1_needs_and_starts_no_fixture_slow() {
+    let out = run_examples("tier1", &["--tier", "tier1"]);
+    out.assert_code(0);
+    assert!(!out.finished().is_empty(), "{out}");
+    assert!(out.of_type("fixture-started").is_empty(), "{out}");
+    assert!(
+        out.finished()
+            .iter()
+            .all(|e| matches!(e["binary_id"].as_str().unwrap(), b if !b.contains("::") || b.contains("::bin/"))),
+        "tier1 is unit tests only; {out}"
+    );
+}
+
+#[test]
+fn leak_profile_fails_the_leaking_c_program_only_slow() {
+    let out = run_examples(
+        "leak",
+        &[
+            "--profile",
+            "leak",
+            "--no-fail-fast",
+            "-E",
+            "package(echo-ffi) & kind(test) & not binary(python_smoke)",
+        ],
+    );
+    out.assert_code(100);
+    assert_eq!(
+        out.with_status("failed").into_iter().collect::<Vec<_>>(),
+        ["echo-ffi::leaky_c leaky_c_program_runs"],
+        "{out}"
+    );
+    assert!(
+        out.with_status("passed")
+            .contains("echo-ffi::c_program c_program_passes"),
+        "{out}"
+    );
+    let failed = out.test("echo-ffi::leaky_c leaky_c_program_runs");
+    let report: String = ["stdout", "stderr"]
+        .iter()
+        .filter_map(|k| failed["result"]["output"][k].as_str())
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect();
+    assert!(
+        report.contains("definitely lost"),
+        "valgrind's report is the test's output: {report}"
+    );
+}

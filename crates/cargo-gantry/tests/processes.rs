@@ -8,7 +8,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use support::{read_pids, run_log, survivors, wait_for_file, Output, Scenario, GHANG};
+use support::{read_pids, run_log, survivors, wait_for_file, Output, Scenario, GATEXIT, GHANG};
 
 /// Number of tests in `ghang`.
 const GHANG_TOTAL: usize = 17;
@@ -275,4 +275,24 @@ fn test_group_runs_its_tests_one_at_a_time() {
             "tests of a group with max-threads = 1 overlapped:\n{log}"
         );
     }
+}
+
+#[test]
+fn batch_hanging_after_its_last_test_is_killed_and_its_tests_rerun_slow() {
+    let sc = Scenario::new(&GATEXIT, "batch_hanging_after_its_last_test");
+    let started = std::time::Instant::now();
+    let out = sc.run(&["--execution", "batch", "-j", "1"]);
+    // Alone, the test that registered the handler hangs at exit and times
+    // out; the others pass alone.
+    out.assert_code(100);
+    assert_eq!(
+        out.with_status("timed-out").into_iter().collect::<Vec<_>>(),
+        ["gatexit tests::b_hangs_at_exit"],
+        "{out}"
+    );
+    assert_eq!(out.with_status("passed").len(), 2, "{out}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the hung batch was not killed"
+    );
 }

@@ -100,7 +100,12 @@ struct Stats {
     mean: Duration,
 }
 
-fn measure(name: &'static str, cycles: usize, mut cycle: impl FnMut() -> Duration) -> Stats {
+fn measure(
+    label: &str,
+    name: &'static str,
+    cycles: usize,
+    mut cycle: impl FnMut() -> Duration,
+) -> Stats {
     // Warm up: first checkouts open connections and pre-warm.
     for _ in 0..10.min(cycles) {
         cycle();
@@ -115,7 +120,7 @@ fn measure(name: &'static str, cycles: usize, mut cycle: impl FnMut() -> Duratio
         mean,
     };
     eprintln!(
-        "  {name}: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
+        "  {name}, {label}: p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
         ms(s.p50),
         ms(s.p99),
         ms(s.mean)
@@ -162,67 +167,105 @@ fn main() {
     // Connecting alone, for reference: part of every cycle below.
     let shared_pool = DbPool::open(&root, "shared").unwrap();
     let shared = shared_pool.checkout().unwrap();
-    let connect = measure("connect only", a.cycles, || {
+    let connect = measure("-", "connect only", a.cycles, || {
         let t = Instant::now();
         let c = shared.connect().unwrap();
         drop(c);
         t.elapsed()
     });
 
-    for warm in [true, false] {
-        let label = if warm {
-            "pooled connection (TestDb::client)"
-        } else {
-            "new connection per test (TestDb::connect / the URL)"
-        };
-        eprintln!("{label}:");
-        let mut rows = Vec::new();
-        if run("truncate") {
-            let pool = DbPool::open(&root, "truncate").unwrap();
-            rows.push(measure("(a) pool, reset = truncate", a.cycles, || {
-                pool_cycle(&pool, warm)
-            }));
-        }
-        if run("recreate") {
-            let pool = DbPool::open(&root, "recreate").unwrap();
-            rows.push(measure("(b) pool, reset = recreate", a.cycles, || {
-                pool_cycle(&pool, warm)
-            }));
-        }
-        if run("baseline") {
-            // Read when the pool is opened, so set only around that.
-            std::env::set_var(gantry_db::STRATEGY_ENV, "migrate");
-            let pool = DbPool::open(&root, "baseline").unwrap();
-            std::env::remove_var(gantry_db::STRATEGY_ENV);
-            rows.push(measure(
-                "(c) CREATE DATABASE + migrations",
-                a.cycles,
-                || pool_cycle(&pool, warm),
+    // Scenario by scenario, so that one's background work (recreating
+    // clones, dropping databases) is over before the next is measured.
+    let labels = [
+        (true, "pooled connection (TestDb::client)"),
+        (false, "new connection per test (TestDb::connect / the URL)"),
+    ];
+    let mut rows: Vec<(&str, Stats)> = Vec::new();
+    let quiesce = |shared: &TestDb| {
+        let mut c = shared.connect().unwrap();
+        c.batch_execute("CHECKPOINT").unwrap();
+        drop(c);
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    if run("shared") {
+        let url = shared.url().to_owned();
+        let mut kept = Client::connect(&url, NoTls).unwrap();
+        for (warm, label) in labels {
+            rows.push((
+                label,
+                measure(
+                    label,
+                    "(d) shared database, rolled-back transaction",
+                    a.cycles,
+                    || {
+                        let t = Instant::now();
+                        let mut fresh = None;
+                        let c = if warm {
+                            &mut kept
+                        } else {
+                            fresh.insert(Client::connect(&url, NoTls).unwrap())
+                        };
+                        c.batch_execute("BEGIN").unwrap();
+                        c.batch_execute(WRITE).unwrap();
+                        c.batch_execute("ROLLBACK").unwrap();
+                        drop(fresh);
+                        t.elapsed()
+                    },
+                ),
             ));
         }
-        if run("shared") {
-            let url = shared.url().to_owned();
-            let mut kept = Client::connect(&url, NoTls).unwrap();
-            rows.push(measure(
-                "(d) shared database, rolled-back transaction",
-                a.cycles,
-                || {
-                    let t = Instant::now();
-                    let mut fresh = None;
-                    let c = if warm {
-                        &mut kept
-                    } else {
-                        fresh.insert(Client::connect(&url, NoTls).unwrap())
-                    };
-                    c.batch_execute("BEGIN").unwrap();
-                    c.batch_execute(WRITE).unwrap();
-                    c.batch_execute("ROLLBACK").unwrap();
-                    drop(fresh);
-                    t.elapsed()
-                },
+        quiesce(&shared);
+    }
+    if run("truncate") {
+        let pool = DbPool::open(&root, "truncate").unwrap();
+        for (warm, label) in labels {
+            rows.push((
+                label,
+                measure(label, "(a) pool, reset = truncate", a.cycles, || {
+                    pool_cycle(&pool, warm)
+                }),
             ));
         }
-        results.push((label, rows));
+        quiesce(&shared);
+    }
+    if run("baseline") {
+        // Read when the pool is opened, so set only around that.
+        std::env::set_var(gantry_db::STRATEGY_ENV, "migrate");
+        let pool = DbPool::open(&root, "baseline").unwrap();
+        std::env::remove_var(gantry_db::STRATEGY_ENV);
+        for (warm, label) in labels {
+            rows.push((
+                label,
+                measure(label, "(c) CREATE DATABASE + migrations", a.cycles, || {
+                    pool_cycle(&pool, warm)
+                }),
+            ));
+        }
+        quiesce(&shared);
+    }
+    if run("recreate") {
+        let pool = DbPool::open(&root, "recreate").unwrap();
+        for (warm, label) in labels {
+            rows.push((
+                label,
+                measure(label, "(b) pool, reset = recreate", a.cycles, || {
+                    pool_cycle(&pool, warm)
+                }),
+            ));
+        }
+    }
+    for (_, label) in labels {
+        let mut mine: Vec<Stats> = Vec::new();
+        for (_, s) in rows.iter().filter(|(l, _)| *l == label) {
+            mine.push(Stats {
+                name: s.name,
+                p50: s.p50,
+                p99: s.p99,
+                mean: s.mean,
+            });
+        }
+        mine.sort_by_key(|s| s.name);
+        results.push((label, mine));
     }
     drop(shared);
 

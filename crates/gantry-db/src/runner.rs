@@ -39,7 +39,7 @@
 //! process, or use `TestDb::checkout` themselves.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gantry_config::GantryConfig;
 use gantry_filter::TestQuery;
@@ -52,7 +52,6 @@ use crate::{DbPool, TestDb};
 /// leases.
 #[derive(Debug)]
 pub struct DatabaseHooks {
-    root: PathBuf,
     config: DatabasesConfig,
     pools: BTreeMap<String, DbPool>,
 }
@@ -97,7 +96,6 @@ impl DatabaseHooks {
     /// (wrong values fail here, before anything runs). Starts nothing.
     pub fn new(workspace_root: &Path, config: &GantryConfig) -> Result<Self> {
         Ok(DatabaseHooks {
-            root: workspace_root.to_path_buf(),
             config: DatabasesConfig::from_config(workspace_root, config)?,
             pools: BTreeMap::new(),
         })

@@ -592,3 +592,50 @@ pub const GBADCFG: ProjectSpec = ProjectSpec {
         ),
     ],
 };
+
+/// A test that registers an `atexit` handler which never returns: its
+/// process hangs after the last test, outside any test.
+pub const GATEXIT: ProjectSpec = ProjectSpec {
+    name: "gatexit",
+    manifest_extra: "",
+    files: &[
+        (
+            ".config/gantry.toml",
+            r#"[profile.default]
+slow-timeout = "500ms"
+terminate-after = 2
+grace-period = "200ms"
+fail-fast = false
+"#,
+        ),
+        (
+            "src/lib.rs",
+            r#"//! A process that cannot exit.
+
+#[cfg(test)]
+mod tests {
+    extern "C" {
+        fn atexit(cb: extern "C" fn()) -> i32;
+    }
+
+    extern "C" fn never_return() {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+
+    #[test]
+    fn a_plain() {}
+
+    #[test]
+    fn b_hangs_at_exit() {
+        assert_eq!(unsafe { atexit(never_return) }, 0);
+    }
+
+    #[test]
+    fn c_plain() {}
+}
+"#,
+        ),
+    ],
+};

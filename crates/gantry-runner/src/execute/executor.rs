@@ -156,6 +156,10 @@ struct Running {
     reported_failures: usize,
     /// Batch output libtest captured per test position, known at exit.
     captured: Vec<(usize, Vec<u8>)>,
+    /// When the batch last started or finished a test.
+    idle_since: Instant,
+    /// The batch was killed for hanging outside any test.
+    idle_killed: bool,
 }
 
 #[derive(Default)]
@@ -484,6 +488,8 @@ impl<'a> Executor<'a> {
             pending_passes: Vec::new(),
             reported_failures: 0,
             captured: Vec::new(),
+            idle_since: Instant::now(),
+            idle_killed: false,
         };
         let env = match hook_env {
             Ok(env) => env,
@@ -631,6 +637,7 @@ impl<'a> Executor<'a> {
             return;
         }
         r.done[pos] = true;
+        r.idle_since = Instant::now();
         if r.current.is_some_and(|c| c.0 == pos) {
             r.current = None;
         }
@@ -893,7 +900,7 @@ impl<'a> Executor<'a> {
         if never_started.is_empty() {
             return;
         }
-        if in_flight.is_some() && never_started.len() > 1 {
+        if in_flight.is_some() && never_started.len() > 1 && !r.idle_killed {
             // They never ran: nothing is known against them. Back into a
             // batch of their own.
             let unit = Unit::batch_of(self.tests, &never_started);
@@ -1030,9 +1037,13 @@ impl<'a> Executor<'a> {
         }
         let mut events = Vec::new();
         for r in self.running.values_mut() {
-            let Some((pos, since)) = r.current else {
-                continue;
-            };
+            // The test running now, or for a batch between tests (starting
+            // up, or exiting after the last test) the next one due.
+            let pos = r
+                .current
+                .map(|c| c.0)
+                .or_else(|| r.done.iter().position(|d| !d))
+                .unwrap_or(0);
             let t = r.unit.tests[pos];
             let settings = &self.tests[t.index].settings;
             if let Some(term) = r.term_sent {
@@ -1043,6 +1054,20 @@ impl<'a> Executor<'a> {
                 }
                 continue;
             }
+            let Some((pos, since)) = r.current else {
+                // A batch stuck outside any test (in static initialisers,
+                // or in destructors after the last test) is killed after
+                // the time a test would get; its tests then run alone.
+                let limit = settings.terminate_after.map(|n| settings.slow_timeout * n);
+                if r.unit.batch && limit.is_some_and(|l| now >= r.idle_since + l) {
+                    r.idle_killed = true;
+                    r.term_sent = Some(now);
+                    if let Some(g) = &r.group {
+                        g.signal(Signal::SIGTERM);
+                    }
+                }
+                continue;
+            };
             let next_slow = since + settings.slow_timeout * (r.slow_periods + 1);
             if now < next_slow {
                 continue;

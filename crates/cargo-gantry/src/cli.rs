@@ -51,6 +51,8 @@ pub enum Command {
     ShowConfig(ShowConfigArgs),
     /// Run the project's checks (fmt, clippy, build, doc, test, audit, …) or generate CI pipelines.
     Ci(CiArgs),
+    /// Measure coverage of the tests and of the services they drive.
+    Cover(Box<CoverArgs>),
     /// Pack the built test binaries into an archive that runs without cargo.
     Archive(ArchiveArgs),
     /// Combine the results of sharded runs (`run --results DIR`).
@@ -383,4 +385,85 @@ pub struct MergeArgs {
         default_value = "target/gantry/results/merged"
     )]
     pub output: PathBuf,
+}
+
+/// `cargo gantry cover`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CoverArgs {
+    #[command(subcommand)]
+    pub command: Option<CoverCommand>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+/// Where the coverage report goes.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Coverage report")]
+pub struct ReportArgs {
+    /// Write an LCOV file.
+    #[arg(long, value_name = "FILE")]
+    pub lcov: Option<PathBuf>,
+    /// Write a Cobertura XML file (GitLab, SonarQube).
+    #[arg(long, value_name = "FILE")]
+    pub cobertura: Option<PathBuf>,
+    /// Write an HTML report with annotated sources.
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
+    /// Write the report as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Leave out source files matching this regex (repeatable; added to the defaults).
+    #[arg(long, value_name = "REGEX")]
+    pub ignore_filename_regex: Vec<String>,
+    /// Count the sources of tests themselves (tests/, examples/, benches/) too.
+    #[arg(long)]
+    pub include_test_sources: bool,
+}
+
+/// The coverage ratchet.
+#[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Coverage gate")]
+pub struct GateArgs {
+    /// Fail (exit 103) unless line coverage is within the tolerance of the score in .config/gantry-coverage.toml.
+    #[arg(long, conflicts_with = "update")]
+    pub check: bool,
+    /// Record the new score in .config/gantry-coverage.toml.
+    #[arg(long)]
+    pub update: bool,
+    /// With --update: allow the score to go down.
+    #[arg(long, requires = "update")]
+    pub allow_lower: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CoverCommand {
+    /// Print the environment that measures processes gantry does not start.
+    Env(CoverEnvArgs),
+    /// Report on the profiles collected so far, or on shards' profiles with --merge.
+    Report(CoverReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CoverEnvArgs {
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CoverReportArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Profile data to combine: .profdata files, .profraw files or directories of them.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub merge: Vec<PathBuf>,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }

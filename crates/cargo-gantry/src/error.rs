@@ -13,6 +13,9 @@ pub enum CliError {
     /// From `cargo gantry ci`, archives and merging.
     #[error(transparent)]
     Ci(#[from] gantry_ci::CiError),
+    /// From `cargo gantry cover`.
+    #[error(transparent)]
+    Cover(#[from] gantry_cover::CoverError),
 }
 
 impl From<gantry_config::ConfigError> for CliError {
@@ -38,6 +41,9 @@ impl CliError {
                 _ => ExitCode::INTERNAL_ERROR,
             },
             Self::Ci(e) => e.exit_code(),
+            Self::Cover(e) if e.is_gate_failure() => ExitCode::GATE_FAILED,
+            Self::Cover(gantry_cover::CoverError::BadRegex { .. }) => ExitCode::USAGE_ERROR,
+            Self::Cover(_) => ExitCode::INTERNAL_ERROR,
         }
     }
 }

@@ -16,11 +16,20 @@ fn examples_dir() -> PathBuf {
 /// (shared by these tests) and reads the events.
 fn run_examples(name: &str, args: &[&str]) -> Output {
     let root = support::e2e_root().join("examples");
+    let events = root.join(format!("{name}.events.jsonl"));
+    let mut full = vec!["run", "--events", events.to_str().unwrap()];
+    full.extend_from_slice(args);
+    run_examples_cmd(name, &full)
+}
+
+/// Runs `cargo gantry ARGS` in examples/; reads the events of `run`.
+fn run_examples_cmd(name: &str, args: &[&str]) -> Output {
+    let root = support::e2e_root().join("examples");
     std::fs::create_dir_all(&root).unwrap();
     let events = root.join(format!("{name}.events.jsonl"));
     let _ = std::fs::remove_file(&events);
     let mut cmd = Command::new(GANTRY);
-    cmd.args(["gantry", "run", "--events", events.to_str().unwrap()])
+    cmd.arg("gantry")
         .args(args)
         .current_dir(examples_dir())
         .env("CARGO_TARGET_DIR", root.join("target"))
@@ -148,5 +157,57 @@ fn leak_profile_fails_the_leaking_c_program_only_slow() {
     assert!(
         report.contains("definitely lost"),
         "valgrind's report is the test's output: {report}"
+    );
+}
+
+/// Calls of `echo_server::handle_line` in a `cover --json` report.
+fn handle_line_hits(report: &std::path::Path) -> u64 {
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+    r["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["functions"].as_array().unwrap())
+        .find(|f| f["name"] == "echo_server::handle_line")
+        .map(|f| f["count"].as_u64().unwrap())
+        .expect("handle_line is in the report")
+}
+
+#[test]
+fn services_driven_by_integration_tests_are_covered_slow() {
+    let root = support::e2e_root().join("examples");
+    let unit = root.join("cover-unit.json");
+    let all = root.join("cover-all.json");
+    let out = run_examples_cmd(
+        "cover-unit",
+        &["cover", "--tier", "tier1", "--json", unit.to_str().unwrap()],
+    );
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("coverage: lines ")),
+        "{out}"
+    );
+    assert_eq!(
+        handle_line_hits(&unit),
+        0,
+        "unit tests never reach the server's handler"
+    );
+    let out = run_examples_cmd(
+        "cover-all",
+        &[
+            "cover",
+            "-E",
+            "package(echo-server)",
+            "--json",
+            all.to_str().unwrap(),
+        ],
+    );
+    out.assert_code(0);
+    assert!(
+        handle_line_hits(&all) > 0,
+        "the daemon fixture, stopped with SIGTERM, wrote its profile; {out}"
     );
 }

@@ -214,7 +214,7 @@ impl DbPool {
         let name = self.name.clone();
         off_runtime(move || {
             let lease = match &backend {
-                Backend::Pg(p) => Lease::Pg(p.checkout()?),
+                Backend::Pg(p) => Lease::Pg(Box::new(p.checkout()?)),
                 #[cfg(feature = "sqlite")]
                 Backend::Sqlite(p) => Lease::Sqlite(p.checkout()?),
             };
@@ -259,7 +259,7 @@ impl DbPool {
 
 #[derive(Debug)]
 enum Lease {
-    Pg(PgLease),
+    Pg(Box<PgLease>),
     #[cfg(feature = "sqlite")]
     Sqlite(sqlite::SqliteLease),
 }
@@ -417,7 +417,7 @@ impl TestDb {
 
 fn release_lease(backend: &Backend, lease: Option<Lease>) -> Result<()> {
     match (backend, lease) {
-        (Backend::Pg(p), Some(Lease::Pg(l))) => p.release(l),
+        (Backend::Pg(p), Some(Lease::Pg(l))) => p.release(*l),
         #[cfg(feature = "sqlite")]
         (Backend::Sqlite(p), Some(Lease::Sqlite(l))) => p.release(l),
         _ => Ok(()),

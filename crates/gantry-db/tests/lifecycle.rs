@@ -124,7 +124,7 @@ fn status_url_stop_restart_and_gc() {
         "{out}"
     );
     assert!(
-        out.contains("(its lease ended without a clean return)"),
+        out.contains("recreated (its lease ended without a clean return)"),
         "{out}"
     );
     assert!(out.contains("dropped the inspection database"), "{out}");
@@ -142,6 +142,26 @@ fn status_url_stop_restart_and_gc() {
     );
     assert_eq!(dirty, 0);
     drop(admin.release());
+
+    // A clone whose creator died right after making it is kept, not
+    // made again.
+    let other = count(
+        &mut control,
+        &format!("SELECT count(*) FROM gantry_member WHERE starts_with(name, '{names_prefix}')"),
+    );
+    assert!(other >= 2, "{other}");
+    control
+        .batch_execute(&format!(
+            "UPDATE gantry_member SET state = 'creating' WHERE name = '{victim}'"
+        ))
+        .unwrap();
+    let out = cli::gc(&root).unwrap();
+    assert!(
+        out.contains(&format!(
+            "finished (its creator stopped before recording it): `{victim}`"
+        )),
+        "{out}"
+    );
     assert_eq!(cli::gc(&root).unwrap(), "nothing to clean up\n");
 
     // SQLite copies of dead processes are removed too.

@@ -32,6 +32,12 @@ url = "postgresql:///postgres?host={}&user=gantry_tester"
 migrations = "m_basic"
 seed = "m_basic_seed.sql"
 pool = 1
+
+[database.for_runner]
+migrations = "m_basic"
+pool = 1
+env = "STORE_URL"
+for = "package(store)"
 "#,
             cluster.socket_dir.display()
         );
@@ -529,4 +535,34 @@ fn sqlite_copies_are_isolated_and_deleted_on_return() {
         "{e}"
     );
     assert!(e.contains("no such table: nope"), "{e}");
+}
+
+#[test]
+fn the_runner_leases_a_database_per_matching_test() {
+    let config = gantry_config::GantryConfig::load(ws()).unwrap();
+    let mut hooks = gantry_db::runner::DatabaseHooks::new(ws(), &config).unwrap();
+    assert!(!hooks.is_empty());
+    let test = |package: &'static str| gantry_filter::TestQuery {
+        package,
+        binary_id: "store::it",
+        binary: "it",
+        kind: "test",
+        test: "writes",
+    };
+    assert_eq!(hooks.databases_for(&test("other")), Vec::<String>::new());
+    assert_eq!(hooks.databases_for(&test("store")), ["for_runner"]);
+    let leases = hooks.lease_all_for_test(&test("store")).unwrap();
+    assert_eq!(leases.env.len(), 1);
+    let (var, url) = &leases.env[0];
+    assert_eq!(var, "STORE_URL");
+    let mut c = gantry_db::postgres::Client::connect(url, gantry_db::postgres::NoTls).unwrap();
+    c.batch_execute("INSERT INTO accounts (email) VALUES ('runner@example.com')")
+        .unwrap();
+    drop(c);
+    let (_, url2, guard2) = hooks.lease_for_test("for_runner").unwrap();
+    assert_ne!(&url2, url, "a second test gets another database");
+    drop(guard2);
+    for guard in leases.guards {
+        guard.release().unwrap();
+    }
 }

@@ -90,6 +90,11 @@ pub struct RunRequest<'a> {
     pub no_capture: bool,
     /// Results gathered before the run (doctests).
     pub external: Vec<(TestId, AttemptResult)>,
+    /// Extra environment for every test process (e.g. coverage's
+    /// `LLVM_PROFILE_FILE`).
+    pub test_env: Vec<(String, String)>,
+    /// Extra environment for every fixture process.
+    pub fixture_env: Vec<(String, String)>,
 }
 
 /// A new run id: the start time (so ids sort by time) and the process id
@@ -210,6 +215,7 @@ pub fn execute(
             log.clone(),
         );
         fopts.bins = bins;
+        fopts.extra_env = req.fixture_env.clone();
         Some(FixtureManager::new(
             fixture_plan,
             planned.iter().map(|t| &t.case),
@@ -241,6 +247,7 @@ pub fn execute(
             .collect(),
         skipped: req.selection.skipped,
         external: req.external,
+        extra_env: req.test_env,
         interrupt_grace: profile.grace_period.min(Duration::from_secs(10)),
     };
     let mut no_hooks = NoHooks;

@@ -3,6 +3,7 @@
 
 mod archive;
 mod ci;
+mod cover;
 mod fixture;
 mod list;
 mod run;
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> i32 {
         Command::ShowConfig(args) => show_config::show_config(args, printer),
         Command::Fixture(FixtureCommand::Up(args)) => fixture::fixture_up(args, printer),
         Command::Ci(args) => ci::ci(args, printer),
+        Command::Cover(args) => cover::cover(*args, printer),
         Command::Archive(args) => archive::archive(args, printer),
         Command::Merge(args) => archive::merge(args, printer),
     };

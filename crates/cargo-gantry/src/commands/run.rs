@@ -62,10 +62,41 @@ fn resolve_profile(config: &GantryConfig, args: &RunArgs) -> Result<ResolvedProf
     Ok(profile)
 }
 
+/// What a coverage run adds to an ordinary one.
+#[derive(Debug, Default)]
+pub(crate) struct RunExtras {
+    /// Environment for cargo (the instrumenting rustc wrapper).
+    pub build_env: Vec<(String, String)>,
+    /// A target directory of its own.
+    pub target_dir: Option<PathBuf>,
+    /// Environment for every test process.
+    pub test_env: Vec<(String, String)>,
+    /// Environment for every fixture process.
+    pub fixture_env: Vec<(String, String)>,
+}
+
+/// How a run ended, with what the coverage report needs.
+pub(crate) struct RunOutcome {
+    /// The exit code of the run.
+    pub exit_code: i32,
+    /// The built and listed tests (absent when nothing ran).
+    pub prepared: Option<Prepared>,
+}
+
+fn build_for(args: &RunArgs, extras: &RunExtras) -> gantry_runner::list::BuildOptions {
+    let mut build = build_options(&args.build);
+    build.env.extend(extras.build_env.iter().cloned());
+    if let Some(dir) = &extras.target_dir {
+        build.target_dir = Some(dir.clone());
+    }
+    build
+}
+
 /// Where the tests come from: a fresh build, or an archive.
 fn prepare(
     args: &RunArgs,
     printer: &Printer,
+    extras: &RunExtras,
 ) -> Result<
     (
         PathBuf,
@@ -75,7 +106,7 @@ fn prepare(
     ),
     CliError,
 > {
-    let build = build_options(&args.build);
+    let build = build_for(args, extras);
     let cwd = std::env::current_dir().map_err(RunnerError::io("could not read", "."))?;
     if let Some(archive) = &args.archive {
         let remap = args
@@ -126,9 +157,18 @@ fn prepare(
 }
 
 pub(crate) fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, CliError> {
-    let build = build_options(&args.build);
+    Ok(run_with(args, printer, RunExtras::default())?.exit_code)
+}
+
+/// A run, with whatever `extras` add.
+pub(crate) fn run_with(
+    args: RunArgs,
+    printer: &Printer,
+    extras: RunExtras,
+) -> Result<RunOutcome, CliError> {
+    let build = build_for(&args, &extras);
     let cwd = std::env::current_dir().map_err(RunnerError::io("could not read", "."))?;
-    let (root, mut prepared, profile, filter) = prepare(&args, printer)?;
+    let (root, mut prepared, profile, filter) = prepare(&args, printer, &extras)?;
     let mut selection = filter.select(&prepared.list, &prepared.history);
     let results = args
         .results
@@ -165,7 +205,10 @@ pub(crate) fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, CliErro
             prepared.list.binaries.len()
         ));
         run::abandon_run_dir(&run_dir);
-        return Ok(ExitCode::NO_TESTS_MATCHED);
+        return Ok(RunOutcome {
+            exit_code: ExitCode::NO_TESTS_MATCHED,
+            prepared: None,
+        });
     }
 
     let mut fanout = Fanout::default();
@@ -210,6 +253,8 @@ pub(crate) fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, CliErro
             selection,
             no_capture: args.no_capture,
             external,
+            test_env: extras.test_env,
+            fixture_env: extras.fixture_env,
         },
         run_id,
         run_dir,
@@ -221,5 +266,8 @@ pub(crate) fn run_tests(args: RunArgs, printer: &Printer) -> Result<i32, CliErro
         let partition = args.filter.partition.as_deref();
         r.finish(partition)?;
     }
-    Ok(summary.exit_code)
+    Ok(RunOutcome {
+        exit_code: summary.exit_code,
+        prepared: Some(prepared),
+    })
 }

@@ -193,6 +193,7 @@ impl Cluster {
             self.init()?;
         }
         self.prepare_socket_dir()?;
+        self.remove_stale_lock_files();
         // After a crash, the old server's processes may hold its shared
         // memory for a moment; try again briefly.
         let mut attempt = 0;
@@ -242,6 +243,18 @@ impl Cluster {
             .map_err(|e| DbError::io(format!("writing `{}`", self.data_dir.display()), e))?;
         self.give_away(&self.data_dir.join("gantry.conf"))?;
         Ok(())
+    }
+
+    /// After a crash, `postmaster.pid` and the socket's lock file name a
+    /// process that is gone, a zombie nobody reaped yet (PostgreSQL's own
+    /// check takes it for a running server), or an unrelated process that
+    /// got the pid. None of them is a server: the files can go.
+    fn remove_stale_lock_files(&self) {
+        if self.postmaster_pid().is_none() {
+            let _ = std::fs::remove_file(self.data_dir.join("postmaster.pid"));
+            let _ = std::fs::remove_file(self.socket_dir.join(".s.PGSQL.5432.lock"));
+            let _ = std::fs::remove_file(self.socket_dir.join(".s.PGSQL.5432"));
+        }
     }
 
     fn prepare_socket_dir(&self) -> Result<()> {

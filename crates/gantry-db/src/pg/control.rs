@@ -8,12 +8,18 @@
 //! a member can be handed out as is: holders set it to `clean` before they
 //! unlock, so a member found unlocked but not `clean` was lost by a dead
 //! holder and is recreated before reuse.
+//!
+//! States: `reserved` (row made, database not yet dropped and cloned),
+//! `creating` (old database dropped, clone under way: if the database
+//! exists, the clone finished and only the bookkeeping was lost), `clean`,
+//! `leased`, `stale` (must be recreated: the schema changed, the reset
+//! failed, or `reset = "recreate"`).
 
 use postgres::Client;
 use sha2::{Digest, Sha256};
 
 /// Bumped when the control schema changes.
-const CONTROL_VERSION: i32 = 2;
+const CONTROL_VERSION: i32 = 3;
 
 /// Creates or upgrades the control schema. Serialized by a transaction
 /// advisory lock, since concurrent `CREATE TABLE IF NOT EXISTS` races.
@@ -54,9 +60,10 @@ pub(crate) fn ensure_schema(client: &mut Client) -> Result<(), postgres::Error> 
              created_at timestamptz NOT NULL DEFAULT now()
          );
          CREATE INDEX IF NOT EXISTS gantry_member_template ON gantry_member (template);
-         CREATE OR REPLACE FUNCTION gantry_try_lease(
+         DROP FUNCTION IF EXISTS gantry_try_lease(text, bigint[], text[], text);
+         CREATE FUNCTION gantry_try_lease(
              p_template text, p_exclude bigint[], p_prefer text[], p_holder text)
-         RETURNS TABLE (member text, key bigint, was_clean boolean)
+         RETURNS TABLE (member text, key bigint, was text)
          LANGUAGE plpgsql AS $f$
          DECLARE
              r record;
@@ -79,7 +86,7 @@ pub(crate) fn ensure_schema(client: &mut Client) -> Result<(), postgres::Error> 
                       WHERE m.name = r.name;
                      member := r.name;
                      key := r.lock_key;
-                     was_clean := (st = 'clean');
+                     was := st;
                      RETURN NEXT;
                      RETURN;
                  END IF;

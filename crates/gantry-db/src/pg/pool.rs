@@ -295,14 +295,14 @@ impl PgPool {
                 let exclude = c.held.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
                 let prefer = prefer.join(",");
                 let rows = c.client.simple_query(&format!(
-                    "SELECT member, key, was_clean FROM gantry_try_lease('{tpl}', '{{{exclude}}}', '{{{prefer}}}', '{}')",
+                    "SELECT member, key, was FROM gantry_try_lease('{tpl}', '{{{exclude}}}', '{{{prefer}}}', '{}')",
                     self.holder
                 ))?;
                 let got = first_row(&rows).map(|r| {
                     (
                         r.get(0).unwrap_or_default().to_owned(),
                         r.get(1).and_then(|k| k.parse::<i64>().ok()).unwrap_or_default(),
-                        r.get(2) == Some("t"),
+                        r.get(2).unwrap_or_default().to_owned(),
                     )
                 });
                 if let Some((_, key, _)) = &got {
@@ -310,9 +310,10 @@ impl PgPool {
                 }
                 Ok(got.map(|g| (g, c.generation)))
             })?;
-            if let Some(((member, key, was_clean), generation)) = leased {
+            if let Some(((member, key, was), generation)) = leased {
                 let lease = self.lease(member, key, generation);
-                if !was_clean {
+                let usable = was == "clean" || (was == "creating" && self.exists(&lease.member)?);
+                if !usable {
                     // Lost by a dead holder or never finished: recreate
                     // before anyone uses it.
                     if let Err(e) = self.recreate(&lease.member) {
@@ -328,12 +329,6 @@ impl PgPool {
                     self.forget_member(&lease);
                     return Err(e);
                 }
-                self.with_control("recording a new database", |c| {
-                    c.client.batch_execute(&format!(
-                        "UPDATE gantry_member SET state = 'leased', leased_at = now() WHERE name = '{}'",
-                        lease.member
-                    ))
-                })?;
                 return Ok(lease);
             }
             if started.elapsed() >= self.cfg.checkout_timeout {
@@ -346,6 +341,19 @@ impl PgPool {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    fn exists(&self, name: &str) -> Result<bool> {
+        self.with_admin(
+            |a| {
+                a.query_opt(
+                    "SELECT 1 FROM pg_database WHERE datname = $1 AND datconnlimit <> -2",
+                    &[&name],
+                )
+                .map(|r| r.is_some())
+            },
+            "looking up a database",
+        )
     }
 
     fn lease(&self, member: String, key: i64, generation: u64) -> PgLease {
@@ -391,7 +399,7 @@ impl PgPool {
                 }
                 tx.execute(
                     "INSERT INTO gantry_member (name, pool, template, lock_key, state, holder, holder_pid, leased_at)
-                     VALUES ($1, $2, $3, $4, 'creating', $5, pg_backend_pid(), now())",
+                     VALUES ($1, $2, $3, $4, 'reserved', $5, pg_backend_pid(), now())",
                     &[&name, &self.pool_id, &tpl, &key, &self.holder],
                 )?;
                 tx.commit()?;
@@ -405,6 +413,8 @@ impl PgPool {
     fn create_member_db(&self, member: &str) -> Result<()> {
         let tpl = self.names.template();
         let drop = format!("DROP DATABASE IF EXISTS {member} WITH (FORCE)");
+        let creating =
+            format!("UPDATE gantry_member SET state = 'creating' WHERE name = '{member}'");
         let create = clone_sql(self.major, member, &tpl);
         let what = format!(
             "cloning `{tpl}` into `{member}` on {}",
@@ -413,6 +423,7 @@ impl PgPool {
         let mut result = self.with_admin(
             |a| {
                 a.batch_execute(&drop)?;
+                a.batch_execute(&creating)?;
                 a.batch_execute(&create)
             },
             &what,
@@ -424,6 +435,17 @@ impl PgPool {
             // other migrations: build it again.
             self.with_admin(|a| Ok(self.rebuild_template(a)), "rebuilding the template")??;
             result = self.with_admin(|a| a.batch_execute(&create), &what);
+        }
+        if result.is_ok() {
+            // The caller holds the lease.
+            result = self.with_admin(
+                |a| {
+                    a.batch_execute(&format!(
+                        "UPDATE gantry_member SET state = 'leased', leased_at = now() WHERE name = '{member}'"
+                    ))
+                },
+                "recording a new database",
+            );
         }
         result.map_err(|e| match e {
             DbError::Postgres { source, .. }
@@ -681,7 +703,7 @@ impl PgPool {
                 if got {
                     tx.execute(
                         "INSERT INTO gantry_member (name, pool, template, lock_key, state, holder, holder_pid)
-                         VALUES ($1, $2, $3, $4, 'creating', $5, pg_backend_pid())",
+                         VALUES ($1, $2, $3, $4, 'reserved', $5, pg_backend_pid())",
                         &[&name, &self.pool_id, &tpl, &key, &format!("{} (pre-warming)", self.holder)],
                     )
                     .map_err(|e| DbError::pg("pre-warming", e))?;
@@ -695,6 +717,11 @@ impl PgPool {
             };
             let created = c
                 .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .and_then(|()| {
+                    c.batch_execute(&format!(
+                        "UPDATE gantry_member SET state = 'creating' WHERE name = '{name}'"
+                    ))
+                })
                 .and_then(|()| c.batch_execute(&clone_sql(self.major, &name, &tpl)));
             match created {
                 Ok(()) => control::release(c, &name, key, "clean")
@@ -709,11 +736,12 @@ impl PgPool {
         }
     }
 
-    /// Recreates `member` if nobody holds it and it is not clean.
-    /// Returns whether it did.
-    fn recreate_unlocked(&self, c: &mut Client, member: &str) -> Result<bool> {
+    /// Recreates `member` if nobody holds it and it is not clean (or
+    /// records a clone whose creator stopped just after making it).
+    /// Returns what it did.
+    fn recreate_unlocked(&self, c: &mut Client, member: &str) -> Result<Option<&'static str>> {
         if !is_plain_name(member) {
-            return Ok(false);
+            return Ok(None);
         }
         let key = lock_key(member);
         let got: bool = c
@@ -721,7 +749,7 @@ impl PgPool {
             .map_err(|e| DbError::pg("locking a pool member", e))?
             .get(0);
         if !got {
-            return Ok(false);
+            return Ok(None);
         }
         let result = (|| {
             let row = c
@@ -730,22 +758,33 @@ impl PgPool {
                     &[&member],
                 )
                 .map_err(|e| DbError::pg("reading a pool member", e))?;
-            let Some(row) = row else { return Ok(false) };
+            let Some(row) = row else { return Ok(None) };
             let state: String = row.get(0);
             let tpl: String = row.get(1);
             if state == "clean" || tpl != self.names.template() {
-                return Ok(false);
+                return Ok(None);
             }
             c.batch_execute(&format!(
-                "UPDATE gantry_member SET state = 'creating', holder = '{} (recreating)', holder_pid = pg_backend_pid() WHERE name = '{member}'",
+                "UPDATE gantry_member SET holder = '{} (recreating)', holder_pid = pg_backend_pid() WHERE name = '{member}'",
                 self.holder
             ))
-            .and_then(|()| c.batch_execute(&format!("DROP DATABASE IF EXISTS {member} WITH (FORCE)")))
-            .and_then(|()| c.batch_execute(&clone_sql(self.major, member, &tpl)))
             .map_err(|e| DbError::pg(format!("recreating `{member}`"), e))?;
+            let done = if state == "creating" && exists(c, member)? {
+                "finished (its creator stopped before recording it)"
+            } else {
+                c.batch_execute(&format!("DROP DATABASE IF EXISTS {member} WITH (FORCE)"))
+                    .and_then(|()| {
+                        c.batch_execute(&format!(
+                            "UPDATE gantry_member SET state = 'creating' WHERE name = '{member}'"
+                        ))
+                    })
+                    .and_then(|()| c.batch_execute(&clone_sql(self.major, member, &tpl)))
+                    .map_err(|e| DbError::pg(format!("recreating `{member}`"), e))?;
+                "recreated (its lease ended without a clean return)"
+            };
             control::release(c, member, key, "clean")
                 .map_err(|e| DbError::pg("returning a pool member", e))?;
-            Ok(true)
+            Ok(Some(done))
         })();
         let _ = c.execute("SELECT pg_advisory_unlock($1)", &[&key]);
         result
@@ -794,14 +833,10 @@ impl PgPool {
                 if self.drop_locked(c, &m.name, m.lock_key, true)? {
                     done.push(format!("dropped `{}` (its template is outdated)", m.name));
                 }
-            } else if m.template == tpl
-                && m.state != "clean"
-                && self.recreate_unlocked(c, &m.name)?
-            {
-                done.push(format!(
-                    "recreated `{}` (its lease ended without a clean return)",
-                    m.name
-                ));
+            } else if m.template == tpl && m.state != "clean" {
+                if let Some(what) = self.recreate_unlocked(c, &m.name)? {
+                    done.push(format!("{what}: `{}`", m.name));
+                }
             }
         }
         let remaining: HashSet<String> = control::members(c, &self.names.pool_prefix)
@@ -957,6 +992,16 @@ impl PgPool {
         }
         Ok(self.server.url(&name))
     }
+}
+
+/// Whether database `name` exists and is valid (not left half-dropped).
+fn exists(c: &mut Client, name: &str) -> Result<bool> {
+    Ok(c.query_opt(
+        "SELECT 1 FROM pg_database WHERE datname = $1 AND datconnlimit <> -2",
+        &[&name],
+    )
+    .map_err(|e| DbError::pg("looking up a database", e))?
+    .is_some())
 }
 
 /// The default maximum: each leased database needs a connection for the

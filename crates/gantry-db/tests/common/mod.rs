@@ -85,7 +85,11 @@ pub fn workspace(name: &str, extra: &str, helper: bool) -> PathBuf {
     );
     write(&root, "m_basic/README.txt", "not a migration");
     write(&root, "m_basic_seed.sql", BASIC_SEED);
-    write(&root, "m_rebuild/0001_accounts.sql", BASIC_0001);
+    // The rebuild test changes this file and puts it back; other test
+    // processes must not interfere.
+    if !root.join("m_rebuild/0001_accounts.sql").exists() {
+        write(&root, "m_rebuild/0001_accounts.sql", BASIC_0001);
+    }
     write(&root, "m_bad/0001_accounts.sql", BASIC_0001);
     write(&root, "m_bad/0002_broken.sql", BAD_0002);
     write(&root, "m_lite/0001_notes.sql", LITE_0001);

@@ -136,6 +136,8 @@ pub struct ExecuteOptions {
     /// Results obtained outside the scheduler (doctests, run by
     /// `cargo test --doc`), reported and counted with the others.
     pub external: Vec<(TestId, AttemptResult)>,
+    /// Environment added to every test process.
+    pub extra_env: Vec<(String, String)>,
 }
 
 struct Running {
@@ -523,6 +525,7 @@ impl<'a> Executor<'a> {
             ("GANTRY_RUN_ID".to_string(), self.opts.run_id.clone()),
             ("GANTRY_ATTEMPT".to_string(), attempt.to_string()),
         ];
+        job_env.extend(self.opts.extra_env.iter().cloned());
         job_env.extend(env);
         let job = Job {
             unit: id,

@@ -919,6 +919,8 @@ fn run_in(
             },
             no_capture: false,
             external: Vec::new(),
+            test_env: Vec::new(),
+            fixture_env: Vec::new(),
         },
         run_id,
         run_dir,

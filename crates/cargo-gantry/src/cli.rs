@@ -445,7 +445,7 @@ pub enum CoverCommand {
     /// Print the environment that measures processes gantry does not start.
     Env(CoverEnvArgs),
     /// Report on the profiles collected so far, or on shards' profiles with --merge.
-    Report(CoverReportArgs),
+    Report(Box<CoverReportArgs>),
 }
 
 #[derive(Debug, Args)]

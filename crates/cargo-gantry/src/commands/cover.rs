@@ -40,6 +40,7 @@ pub(crate) fn cover(args: CoverArgs, printer: &Printer) -> Result<i32, CliError>
             Ok(ExitCode::OK)
         }
         Some(CoverCommand::Report(r)) => {
+            let r = *r;
             let build = build_options(&r.build);
             report_only(&build, &r.merge, &r.report, &r.gate, printer)
         }

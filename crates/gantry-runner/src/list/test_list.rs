@@ -309,6 +309,9 @@ fn run_list(binary: &TestBinary, ignored: bool) -> Result<Vec<String>> {
     let out = cmd
         .current_dir(&binary.cwd)
         .envs(binary.env.iter().map(|(k, v)| (k, v)))
+        // An instrumented binary would leave a `default_*.profraw` in the
+        // package directory for every listing.
+        .env("LLVM_PROFILE_FILE", "/dev/null")
         .stdin(Stdio::null())
         .output()
         .map_err(|e| RunnerError::ListFailed {

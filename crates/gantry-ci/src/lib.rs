@@ -58,45 +58,7 @@ pub use steps::{
 
 /// The candidate closest to `input`, if it is close enough to be a likely
 /// typo (an edit distance of at most a third of its length, minimum 1).
-pub(crate) fn suggest<'a>(
-    input: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let norm = |s: &str| s.replace('_', "-").to_lowercase();
-    let input = norm(input);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&input, &norm(c)), c))
-        .filter(|&(d, c)| d <= (c.chars().count() / 3).max(1))
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance with adjacent transpositions counted as one edit.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
-}
+pub(crate) use gantry_config::suggest;
 
 #[cfg(test)]
 mod tests {

@@ -42,6 +42,7 @@ pub use fixture::{
 pub use profile::{
     Jobs, Override, ResolvedProfile, TestSettings, ThreadsRequired, CI_PROFILE, DEFAULT_PROFILE,
 };
+pub use span::suggest;
 pub use template::{ExpandError, Placeholder, Template, TemplateError, TemplatePart};
 
 /// The config file's location relative to the workspace root.

@@ -67,10 +67,8 @@ impl fmt::Display for KeyPath {
 
 /// The candidate closest to `input`, if it is close enough to be a likely
 /// typo (an edit distance of at most a third of its length, minimum 1).
-pub(crate) fn suggest<'a>(
-    input: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+/// Shared by every "did you mean" in gantry, so they all agree.
+pub fn suggest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let normalized = input.replace('_', "-").to_lowercase();
     candidates
         .into_iter()

@@ -44,6 +44,36 @@
 //! [`cli`] has what `cargo gantry db …` prints, and [`runner`] the hooks
 //! with which gantry's runner leases a database per test and hands it over
 //! in an environment variable.
+//!
+//! # Configuration
+//!
+//! ```toml
+//! [database.main]
+//! engine = "postgres"          # or "sqlite"
+//! server = "embedded"          # default; or url = "postgres://user@host/db"
+//! migrations = "migrations/"   # <version>_<name>.sql, *.up.sql; *.down.sql ignored
+//! seed = "seed.sql"            # applied after the migrations, restored by every reset
+//! pool = 4                     # databases cloned ahead of time
+//! max = 16                     # default: derived from the server's max_connections
+//! reset = "truncate"           # or "recreate"
+//! checkout-timeout = "30s"     # wait for a free database at `max`, then fail
+//! env = "DATABASE_URL"         # for gantry's runner
+//! for = "package(store)"       # tests the runner leases a database for
+//! ```
+//!
+//! Paths are relative to the workspace root. Environment variables:
+//! `GANTRY_WORKSPACE_ROOT` (where `.config/gantry.toml` is, when not found
+//! from `CARGO_MANIFEST_DIR` upwards), `GANTRY_PG_BIN` (the directory of
+//! `initdb`, `pg_ctl` and `postgres`, when not on `PATH`, under
+//! `/usr/lib/postgresql/*/bin` or at `pg_config --bindir`), and
+//! [`STRATEGY_ENV`] (`GANTRY_DB_STRATEGY=migrate`: a fresh database with
+//! every migration per checkout, the baseline the pool is measured
+//! against).
+//!
+//! Inside each template gantry keeps its bookkeeping in a schema
+//! `_gantry`, and adds a statement trigger `_gantry_track` to every table
+//! and (as superuser) two event triggers; tests that list all tables,
+//! triggers or schemas see them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

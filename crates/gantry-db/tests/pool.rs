@@ -507,6 +507,7 @@ async fn async_checkout_works_with_tokio_postgres() {
     db.release_async().await.unwrap();
 }
 
+#[cfg(feature = "sqlite")]
 #[test]
 fn sqlite_copies_are_isolated_and_deleted_on_return() {
     let pool = pool("lite");

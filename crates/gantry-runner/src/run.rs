@@ -13,7 +13,7 @@ use crate::execute::signals::{SignalCount, SignalForwarder};
 use crate::execute::{EventSink, ExecuteOptions, Executor, HookError, NoHooks, UnitHooks};
 use crate::fixture::{FixtureManager, FixtureOptions, FixturePlan, RunLog, WorkspaceBins};
 use crate::list::{build_tests, BuildOptions, TestList};
-use crate::schedule::{plan_units, History, PlannedTest, TestSettings};
+use crate::schedule::{plan_units, History, PlannedTest};
 use crate::select::{Selection, TestFilter};
 
 /// A built and listed workspace, with its configuration and history.
@@ -179,8 +179,7 @@ pub fn execute(
         .selected
         .into_iter()
         .map(|case| {
-            let settings = TestSettings::resolve(profile, &case, cores);
-            let mut test = PlannedTest::new(case, settings, &prepared.history);
+            let mut test = PlannedTest::new(case, profile, cores, &prepared.history);
             if test.batch && fixture_plan.needs_own_process(&test.case) {
                 // One environment per process cannot point at a fresh
                 // test-scoped instance per test.

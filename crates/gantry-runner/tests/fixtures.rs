@@ -17,7 +17,7 @@ use gantry_runner::execute::{EventSink, HookError, UnitHooks};
 use gantry_runner::fixture::{FixtureError, FixtureManager, FixtureOptions, FixturePlan, RunLog};
 use gantry_runner::list::{TestBinary, TestCase, TestList};
 use gantry_runner::run::{self, Prepared, RunRequest};
-use gantry_runner::schedule::{History, PlannedTest, TestSettings};
+use gantry_runner::schedule::{History, PlannedTest};
 use gantry_runner::select::Selection;
 use gantry_runner::RunnerError;
 
@@ -56,17 +56,10 @@ fn case(binary_id: &str, name: &str) -> TestCase {
 }
 
 fn planned(binary_id: &str, name: &str) -> PlannedTest {
-    let settings = TestSettings {
-        retries: 0,
-        slow_timeout: Duration::from_secs(60),
-        terminate_after: None,
-        grace_period: Duration::from_secs(1),
-        execution: gantry_metadata::ExecutionMode::Process,
-        test_group: None,
-        threads_required: 1,
-        wrapper: None,
-    };
-    PlannedTest::new(case(binary_id, name), settings, &History::default())
+    let mut profile = gantry_config::ResolvedProfile::builtin("default");
+    profile.grace_period = Duration::from_secs(1);
+    profile.execution = gantry_metadata::ExecutionMode::Process;
+    PlannedTest::new(case(binary_id, name), &profile, 1, &History::default())
 }
 
 /// Whether a process exists and is not a zombie.

@@ -376,7 +376,7 @@ impl<'a> Executor<'a> {
             .max(Duration::from_millis(1))
     }
 
-    fn unit_settings(&self, unit: &Unit, pos: usize) -> &crate::schedule::TestSettings {
+    fn unit_settings(&self, unit: &Unit, pos: usize) -> &gantry_config::TestSettings {
         &self.tests[unit.tests[pos.min(unit.tests.len() - 1)].index].settings
     }
 

@@ -6,4 +6,4 @@ pub mod plan;
 
 pub use history::{History, Observation, TestRecord};
 pub use partition::{Partition, PartitionKind};
-pub use plan::{plan_units, PlannedTest, TestSettings, Unit, UnitTest};
+pub use plan::{plan_units, PlannedTest, Unit, UnitTest};

@@ -4,9 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use gantry_config::{ResolvedProfile, ThreadsRequired};
+use gantry_config::{ResolvedProfile, TestSettings};
 use gantry_metadata::ExecutionMode;
 
 use super::history::History;
@@ -23,80 +22,6 @@ const MIN_BATCH_SECS: f64 = 0.05;
 /// Bound on tests per batch, keeping argument lists well under ARG_MAX.
 const MAX_BATCH_TESTS: usize = 4096;
 
-/// Settings in force for one test after applying overrides.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TestSettings {
-    /// Retries after a failure.
-    pub retries: u32,
-    /// Period after which the test is reported slow.
-    pub slow_timeout: Duration,
-    /// Periods after which it is terminated.
-    pub terminate_after: Option<u32>,
-    /// Time between SIGTERM and SIGKILL.
-    pub grace_period: Duration,
-    /// Requested execution mode.
-    pub execution: ExecutionMode,
-    /// Test group limiting concurrency.
-    pub test_group: Option<String>,
-    /// Job slots the test occupies.
-    pub threads_required: usize,
-    /// Command the test binary runs under.
-    pub wrapper: Option<Vec<String>>,
-}
-
-impl TestSettings {
-    /// Resolves a test's settings: for each setting, the first matching
-    /// override that sets it wins, else the profile's value.
-    pub fn resolve(profile: &ResolvedProfile, test: &TestCase, num_cpus: usize) -> Self {
-        let q = test.query();
-        let mut s = TestSettings {
-            retries: profile.retries,
-            slow_timeout: profile.slow_timeout,
-            terminate_after: profile.terminate_after,
-            grace_period: profile.grace_period,
-            execution: profile.execution,
-            test_group: None,
-            threads_required: 1,
-            wrapper: profile.wrapper.clone(),
-        };
-        let (mut r, mut st, mut ta, mut gp, mut ex, mut tg, mut th, mut wr) =
-            (false, false, false, false, false, false, false, false);
-        for o in profile.overrides.iter().filter(|o| o.filter.matches(&q)) {
-            macro_rules! take {
-                ($flag:ident, $field:ident, $value:expr) => {
-                    if !$flag {
-                        if let Some(v) = &o.$field {
-                            s.$field = $value(v.clone());
-                            $flag = true;
-                        }
-                    }
-                };
-            }
-            take!(r, retries, |v| v);
-            take!(st, slow_timeout, |v| v);
-            take!(ta, terminate_after, Some);
-            take!(gp, grace_period, |v| v);
-            take!(ex, execution, |v| v);
-            take!(tg, test_group, Some);
-            take!(wr, wrapper, Some);
-            if !th {
-                if let Some(t) = &o.threads_required {
-                    s.threads_required = match t {
-                        ThreadsRequired::Count(n) => (*n).max(1),
-                        ThreadsRequired::NumCpus => num_cpus,
-                    };
-                    th = true;
-                }
-            }
-        }
-        // `wrapper = []` switches an inherited wrapper off.
-        if s.wrapper.as_ref().is_some_and(|w| w.is_empty()) {
-            s.wrapper = None;
-        }
-        s
-    }
-}
-
 /// A selected test with its settings and what history predicts of it.
 #[derive(Clone, Debug)]
 pub struct PlannedTest {
@@ -104,6 +29,8 @@ pub struct PlannedTest {
     pub case: TestCase,
     /// Its settings.
     pub settings: Arc<TestSettings>,
+    /// Job slots it occupies (`threads-required`, resolved).
+    pub threads: usize,
     /// Expected wall time in seconds.
     pub estimate_secs: f64,
     /// Expected CPU use, 0..=1 of a core (1 when unknown).
@@ -117,8 +44,11 @@ pub struct PlannedTest {
 }
 
 impl PlannedTest {
-    /// Plans one test.
-    pub fn new(case: TestCase, settings: TestSettings, history: &History) -> Self {
+    /// Plans one test: its settings from the profile and its overrides,
+    /// and what history predicts of it.
+    pub fn new(case: TestCase, profile: &ResolvedProfile, cores: usize, history: &History) -> Self {
+        let settings = profile.settings_for(&case.query());
+        let threads = settings.threads_required.get(cores);
         let rec = history.get(&case.binary.binary_id, &case.name);
         let estimate_secs = rec.map_or(UNKNOWN_ESTIMATE_SECS, |r| r.duration_secs);
         let cpu_ratio = rec
@@ -128,7 +58,7 @@ impl PlannedTest {
         // last test: only a process of its own can tie that to a test.
         let suspect = rec.is_some_and(|r| r.isolation_sensitive || r.last_failed);
         let slow = rec.is_some_and(|r| r.duration_secs > SLOW_ALONE_SECS);
-        let batchable = settings.wrapper.is_none() && settings.threads_required == 1;
+        let batchable = settings.wrapper.is_none() && threads == 1;
         let (batch, alone_in_batch_protocol) = match settings.execution {
             ExecutionMode::Process => (false, false),
             ExecutionMode::Batch => (batchable, false),
@@ -138,6 +68,7 @@ impl PlannedTest {
         Self {
             case,
             settings: Arc::new(settings),
+            threads,
             estimate_secs,
             cpu_ratio,
             batch,
@@ -188,8 +119,8 @@ impl Unit {
             batch: false,
             isolating,
             estimate_secs: t.estimate_secs,
-            cpu_weight: t.cpu_ratio * t.settings.threads_required as f64,
-            threads_required: t.settings.threads_required,
+            cpu_weight: t.cpu_ratio * t.threads as f64,
+            threads_required: t.threads,
             test_group: t.settings.test_group.clone(),
             wrapper: t.settings.wrapper.clone(),
         }

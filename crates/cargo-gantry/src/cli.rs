@@ -53,6 +53,8 @@ pub enum Command {
     Ci(CiArgs),
     /// Measure coverage of the tests and of the services they drive.
     Cover(Box<CoverArgs>),
+    /// The test database pools: status, a URL, stop the embedded server, clean up.
+    Db(DbArgs),
     /// Pack the built test binaries into an archive that runs without cargo.
     Archive(ArchiveArgs),
     /// Combine the results of sharded runs (`run --results DIR`).
@@ -466,4 +468,29 @@ pub struct CoverReportArgs {
     pub report: ReportArgs,
     #[command(flatten)]
     pub gate: GateArgs,
+}
+
+/// `cargo gantry db`.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    pub command: DbCommand,
+    /// Path to Cargo.toml.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub manifest_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Show the server, templates, pool sizes and leases.
+    Status,
+    /// Print a URL of a fresh copy of a database's template, to inspect by hand.
+    Url {
+        /// The `[database.NAME]` section.
+        name: String,
+    },
+    /// Stop the embedded PostgreSQL server.
+    Stop,
+    /// Drop databases left behind by killed runs.
+    Gc,
 }

@@ -16,6 +16,9 @@ pub enum CliError {
     /// From `cargo gantry cover`.
     #[error(transparent)]
     Cover(#[from] gantry_cover::CoverError),
+    /// From the test database pools.
+    #[error(transparent)]
+    Db(#[from] gantry_db::DbError),
 }
 
 impl From<gantry_config::ConfigError> for CliError {
@@ -44,6 +47,13 @@ impl CliError {
             Self::Cover(e) if e.is_gate_failure() => ExitCode::GATE_FAILED,
             Self::Cover(gantry_cover::CoverError::BadRegex { .. }) => ExitCode::USAGE_ERROR,
             Self::Cover(_) => ExitCode::INTERNAL_ERROR,
+            Self::Db(
+                gantry_db::DbError::InvalidConfig { .. }
+                | gantry_db::DbError::UnknownDatabase { .. }
+                | gantry_db::DbError::Config { .. }
+                | gantry_db::DbError::WorkspaceNotFound { .. },
+            ) => ExitCode::USAGE_ERROR,
+            Self::Db(_) => ExitCode::SETUP_FAILED,
         }
     }
 }

@@ -180,7 +180,10 @@ pub fn execute(
         .into_iter()
         .map(|case| {
             let mut test = PlannedTest::new(case, profile, cores, &prepared.history);
-            if test.batch && fixture_plan.needs_own_process(&test.case) {
+            let hook_needs_own = hooks
+                .as_ref()
+                .is_some_and(|h| h.needs_own_process(&test.case));
+            if test.batch && (fixture_plan.needs_own_process(&test.case) || hook_needs_own) {
                 // One environment per process cannot point at a fresh
                 // test-scoped instance per test.
                 test.batch = false;

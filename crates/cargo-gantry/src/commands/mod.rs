@@ -4,6 +4,7 @@
 mod archive;
 mod ci;
 mod cover;
+mod db;
 mod fixture;
 mod list;
 mod run;
@@ -29,6 +30,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> i32 {
         Command::Fixture(FixtureCommand::Up(args)) => fixture::fixture_up(args, printer),
         Command::Ci(args) => ci::ci(args, printer),
         Command::Cover(args) => cover::cover(*args, printer),
+        Command::Db(args) => db::db(args, printer),
         Command::Archive(args) => archive::archive(args, printer),
         Command::Merge(args) => archive::merge(args, printer),
     };

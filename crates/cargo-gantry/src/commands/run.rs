@@ -246,6 +246,8 @@ pub(crate) fn run_with(
         };
         fanout.push(Box::new(JunitReporter::new(path)));
     }
+    let mut db_hooks =
+        super::db::DbHooks::for_run(&root, &prepared.config, &selection.selected, printer)?;
     let summary = run::execute(
         &mut prepared,
         RunRequest {
@@ -259,7 +261,9 @@ pub(crate) fn run_with(
         run_id,
         run_dir,
         &mut fanout,
-        None,
+        db_hooks
+            .as_mut()
+            .map(|h| h as &mut dyn gantry_runner::execute::UnitHooks),
     )?;
     drop(fanout);
     if let Some(r) = &results {

@@ -187,37 +187,30 @@ pub fn redact(url: &str) -> String {
     };
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
         },
-        None => url.to_owned(),
-    }
-    .replace_password_param()
-}
-
-trait ReplacePassword {
-    fn replace_password_param(self) -> String;
-}
-
-impl ReplacePassword for String {
-    fn replace_password_param(self) -> String {
-        let Some((base, query)) = self.split_once('?') else {
-            return self;
-        };
-        let query: Vec<String> = query
-            .split('&')
-            .map(|kv| {
-                if kv.starts_with("password=") {
-                    "password=***".to_owned()
-                } else {
-                    kv.to_owned()
-                }
-            })
-            .collect();
-        format!("{base}?{}", query.join("&"))
-    }
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|kv| {
+                    if kv.starts_with("password=") {
+                        "password=***"
+                    } else {
+                        kv
+                    }
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// `url` with its database path replaced by `db`.

@@ -94,6 +94,11 @@ pub trait UnitHooks {
     /// Called once when no test runs any more, however the run ended
     /// (before `run-finished` is emitted): the place to tear down.
     fn run_finished(&mut self, _emit: &mut dyn FnMut(Event)) {}
+    /// Whether the test needs a process of its own because what
+    /// `before_unit` gives it (a database, a fresh service) is per test.
+    fn needs_own_process(&self, _test: &crate::list::TestCase) -> bool {
+        false
+    }
 }
 
 /// Sends a hook's event to the sink, stamped like the executor's own.

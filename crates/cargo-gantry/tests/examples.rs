@@ -221,3 +221,83 @@ fn services_driven_by_integration_tests_are_covered_slow() {
         "the daemon fixture, stopped with SIGTERM, wrote its profile; {out}"
     );
 }
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        if entry.file_name() == "target" {
+            continue;
+        }
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+            copy_tree(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn statuses(events: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    read_events_file(events)
+        .iter()
+        .filter(|e| e["type"] == "test-finished")
+        .map(|e| {
+            (
+                support::test_key(e),
+                e["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn example_workspace_archived_sharded_and_merged_slow() {
+    let filter = "not package(message-store)";
+    let single = run_examples("shard-reference", &["--no-fail-fast", "-E", filter]);
+    single.assert_code(0);
+    let expected = single.statuses();
+    let root = support::e2e_root().join("examples");
+    let archive = root.join("examples.tar.zst");
+    let out = run_examples_cmd("archive", &["archive", "-o", archive.to_str().unwrap()]);
+    out.assert_code(0);
+    let mut dirs = Vec::new();
+    for m in 1..=4 {
+        let ws = root.join(format!("shard-machine-{m}"));
+        let _ = std::fs::remove_dir_all(&ws);
+        std::fs::create_dir_all(&ws).unwrap();
+        copy_tree(&examples_dir(), &ws);
+        let res = root.join(format!("shard-results-{m}"));
+        let partition = format!("duration:{m}/4");
+        let o = Command::new(GANTRY)
+            .args(["gantry", "run", "--archive", archive.to_str().unwrap()])
+            .args(["--workspace-remap", ws.to_str().unwrap()])
+            .args([
+                "--partition",
+                &partition,
+                "--results",
+                res.to_str().unwrap(),
+            ])
+            .args(["--no-fail-fast", "-E", filter])
+            .current_dir(&ws)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_BUILD_DIR")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "shard {m}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        dirs.push(res);
+    }
+    let merged = root.join("shard-merged");
+    let mut args: Vec<String> = vec!["merge".into()];
+    args.extend(dirs.iter().map(|d| d.display().to_string()));
+    args.extend(["-o".into(), merged.display().to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_examples_cmd("merge", &args).assert_code(0);
+    assert_eq!(statuses(&merged.join("events.jsonl")), expected);
+}

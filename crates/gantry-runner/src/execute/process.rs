@@ -174,13 +174,45 @@ impl Spawned {
     }
 }
 
-/// Reads a pipe to the end on a thread of its own.
+/// Bytes a read must bring for the reader to come back at once; below it,
+/// the writer is producing many small writes, and waiting a moment lets
+/// them pile up in the pipe instead of costing a wake-up each.
+const SMALL_READ: usize = 16 * 1024;
+
+/// Reads a pipe to the end on a thread of its own. A test that prints
+/// millions of short lines makes as many writes; reading each one as it
+/// comes costs a context switch per line, so after a small read the reader
+/// pauses a millisecond and takes what accumulated (the pipe is enlarged
+/// to hold it) in one go.
 pub fn read_to_end_thread(mut pipe: std::io::PipeReader) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = pipe.read_to_end(&mut buf);
-        buf
+        enlarge_pipe(&pipe);
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    if n < SMALL_READ && out.len() > SMALL_READ {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        out
     })
+}
+
+/// Asks for a 1 MiB pipe buffer (Linux); failure only costs speed.
+fn enlarge_pipe(pipe: &std::io::PipeReader) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_SETPIPE_SZ on a pipe descriptor we own has no memory effects.
+    unsafe {
+        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+    }
 }
 
 /// The conventional name of a signal number, e.g. `SIGSEGV`.

@@ -49,7 +49,10 @@ pub fn prepare(build: &BuildOptions, cwd: &Path, workspace: Workspace) -> Result
     let Workspace {
         config, metadata, ..
     } = workspace;
+    // Asking rustc for its sysroot costs a process; do it while cargo builds.
+    let sysroot = std::thread::spawn(crate::list::test_list::sysroot_lib_dir);
     let built = build_tests(build, cwd)?;
+    let _ = sysroot.join();
     let list = TestList::discover(&built, &metadata)?;
     let target_dir = build
         .target_dir

@@ -266,7 +266,7 @@ fn make_binary(b: &BuiltTestBinary, build: &BuildOutput, metadata: &Metadata) ->
 
 /// `<sysroot>/lib/rustlib/<host>/lib`, where the standard library's
 /// dylibs live (needed by `-C prefer-dynamic` builds).
-fn sysroot_lib_dir() -> Option<String> {
+pub fn sysroot_lib_dir() -> Option<String> {
     static DIR: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());

@@ -639,3 +639,73 @@ mod tests {
         ),
     ],
 };
+
+/// Tests whose databases the runner leases (`[database.items]`); each
+/// inserts the same row and checks it is alone, through `psql`, so the
+/// project depends on nothing.
+pub const GDB: ProjectSpec = ProjectSpec {
+    name: "gdb",
+    manifest_extra: "",
+    files: &[
+        (
+            ".config/gantry.toml",
+            r#"[profile.default]
+fail-fast = false
+
+[database.items]
+migrations = "migrations"
+pool = 2
+env = "DATABASE_URL"
+for = "all()"
+"#,
+        ),
+        (
+            "migrations/20240101000000_items.sql",
+            "CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL UNIQUE);\n",
+        ),
+        (
+            "src/lib.rs",
+            r#"//! Database tests through psql.
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    fn psql(sql: &str) -> String {
+        let url = std::env::var("DATABASE_URL").expect("the runner leases DATABASE_URL");
+        let out = Command::new("psql")
+            .args([url.as_str(), "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("psql runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn alone(name: &str) {
+        psql("INSERT INTO items (name) VALUES ('shared-name')");
+        assert_eq!(psql("SELECT count(*) FROM items"), "1", "another test's row is in my database");
+        if let Ok(dir) = std::env::var("E2E_MARKERS") {
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(std::path::Path::new(&dir).join(format!("{name}.started")), "");
+        }
+        let ms: u64 = std::env::var("GDB_SLEEP_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+
+    #[test]
+    fn db_a() { alone("db_a"); }
+    #[test]
+    fn db_b() { alone("db_b"); }
+    #[test]
+    fn db_c() { alone("db_c"); }
+    #[test]
+    fn db_d() { alone("db_d"); }
+    #[test]
+    fn db_e() { alone("db_e"); }
+    #[test]
+    fn db_f() { alone("db_f"); }
+}
+"#,
+        ),
+    ],
+};

@@ -5,7 +5,20 @@ mod support;
 
 use std::time::Duration;
 
-use support::{wait_for_file, Scenario, GDB};
+use support::{Scenario, GDB};
+
+/// Stops a run the test started if the test fails before it does.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
 
 fn leased_count(sc: &Scenario) -> String {
     let out = sc.gantry(&["db", "status"]);
@@ -69,8 +82,10 @@ fn two_runs_of_one_workspace_at_once_keep_their_tests_apart() {
 fn a_run_stopped_mid_test_returns_its_databases_clean() {
     let sc = Scenario::new(&GDB, "stopped_mid_run");
     sc.run(&[]).assert_code(0);
-    let started = sc.markers().join("db_a.started");
-    let _ = std::fs::remove_file(&started);
+    // Markers of the first run must not count as this run's.
+    let _ = std::fs::remove_dir_all(sc.markers());
+    std::fs::create_dir_all(sc.markers()).unwrap();
+    let mut guard = KillOnDrop(None);
     let child = sc
         .command(&["run", "-j", "2"])
         .env("GDB_SLEEP_MS", "30000")
@@ -78,10 +93,21 @@ fn a_run_stopped_mid_test_returns_its_databases_clean() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    assert!(
-        wait_for_file(&started, Duration::from_secs(60)),
-        "a test started"
-    );
+    guard.0 = Some(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let any_started = || {
+        std::fs::read_dir(sc.markers())
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".started"))
+            })
+            .unwrap_or(false)
+    };
+    while !any_started() {
+        assert!(std::time::Instant::now() < deadline, "no test started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let child = guard.0.take().expect("the run");
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let out = child.wait_with_output().unwrap();

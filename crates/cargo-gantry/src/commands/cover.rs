@@ -115,15 +115,10 @@ fn cover_run(args: CoverArgs, printer: &Printer) -> Result<i32, CliError> {
         printer.error("no coverage data: no instrumented process wrote a profile");
         return Ok(outcome.exit_code.max(ExitCode::INTERNAL_ERROR));
     };
-    let mut objects: Vec<PathBuf> = prepared
-        .list
-        .binaries
-        .iter()
-        .map(|b| b.path.clone())
-        .collect();
-    objects.extend(prepared.bins.built.values().cloned());
-    objects.sort();
-    objects.dedup();
+    let objects = instrumented_objects(
+        prepared.list.binaries.iter().map(|b| b.path.clone()),
+        prepared.bins.built.values().cloned(),
+    );
     let report = export(
         &tools,
         &profdata,
@@ -186,8 +181,8 @@ fn report_only(
     cover_build.target_dir = Some(session.paths.target_dir.clone());
     let cwd = std::env::current_dir().map_err(RunnerError::io("could not read", "."))?;
     let built = gantry_runner::list::build_tests(&cover_build, &cwd)?;
-    let mut objects: Vec<PathBuf> = built.test_binaries.iter().map(|b| b.path.clone()).collect();
-    objects.extend(
+    let objects = instrumented_objects(
+        built.test_binaries.iter().map(|b| b.path.clone()),
         built
             .bin_executables
             .values()
@@ -210,6 +205,18 @@ fn report_only(
         &session.workspace_root,
         printer,
     )
+}
+
+/// Every executable whose processes may have written profiles: the test
+/// binaries and the workspace's binaries (which tests and fixtures run).
+fn instrumented_objects(
+    tests: impl Iterator<Item = PathBuf>,
+    bins: impl Iterator<Item = PathBuf>,
+) -> Vec<PathBuf> {
+    let mut objects: Vec<PathBuf> = tests.chain(bins).collect();
+    objects.sort();
+    objects.dedup();
+    objects
 }
 
 fn export(

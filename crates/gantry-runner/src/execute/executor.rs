@@ -503,25 +503,7 @@ impl<'a> Executor<'a> {
             Err(HookError { message, .. }) => {
                 // Setup for these tests failed: each fails with the reason.
                 self.hook_ended(&planned);
-                self.running.insert(id, running);
-                let r = self.running.remove(&id).expect("just inserted");
-                for (pos, t) in r.unit.tests.iter().enumerate() {
-                    let _ = pos;
-                    let result = self.result(
-                        *t,
-                        Outcome::Fail,
-                        None,
-                        Duration::ZERO,
-                        None,
-                        false,
-                        &r.unit,
-                    );
-                    let result = AttemptResult {
-                        message: Some(message.clone()),
-                        ..result
-                    };
-                    self.finish_attempt(*t, result, false);
-                }
+                self.fail_unit(&running.unit, &message);
                 return;
             }
         };
@@ -577,19 +559,7 @@ impl<'a> Executor<'a> {
             Msg::SpawnFailed { unit, error } => {
                 if let Some(r) = self.running.remove(&unit) {
                     self.unit_ended(&r.unit);
-                    for t in r.unit.tests.clone() {
-                        let mut result = self.result(
-                            t,
-                            Outcome::Fail,
-                            None,
-                            Duration::ZERO,
-                            None,
-                            false,
-                            &r.unit,
-                        );
-                        result.message = Some(error.clone());
-                        self.finish_attempt(t, result, false);
-                    }
+                    self.fail_unit(&r.unit, &error);
                 }
             }
             Msg::BatchTestStarted { unit, pos, at } => {
@@ -690,6 +660,15 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// Fails every test of a unit that never ran, with the reason.
+    fn fail_unit(&mut self, unit: &Unit, message: &str) {
+        for &t in &unit.tests {
+            let mut result = self.result(t, Outcome::Fail, None, Duration::ZERO, None, false, unit);
+            result.message = Some(message.to_string());
+            self.finish_attempt(t, result, false);
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn result(
         &self,
@@ -729,7 +708,7 @@ impl<'a> Executor<'a> {
         };
         self.unit_ended(&r.unit);
         if r.unit.batch {
-            self.batch_exited(r, exit, wall, stdout, unfinished);
+            self.batch_exited(r, exit, wall, unfinished);
             return;
         }
         let t = r.unit.tests[0];
@@ -799,7 +778,6 @@ impl<'a> Executor<'a> {
         r: Running,
         exit: ExitInfo,
         wall: Duration,
-        preamble: Vec<u8>,
         unfinished: Option<(usize, Vec<u8>)>,
     ) {
         let cpu_ratio = if wall.as_secs_f64() > 0.0 {
@@ -917,7 +895,6 @@ impl<'a> Executor<'a> {
             // The batch ended cleanly but skipped tests (or only one is
             // left): run each alone so a missing test gets a clear message.
             // They never ran in the batch, so nothing blames them.
-            let _ = preamble;
             for i in never_started {
                 self.queue.push_front(Unit::single(self.tests, i, 1, false));
             }

@@ -62,7 +62,7 @@ pub enum Msg {
         exit: ExitInfo,
         /// Wall time of the process.
         wall: Duration,
-        /// Captured stdout (single tests) or the unattributed tail (batches).
+        /// Captured stdout (single tests; empty for batches, whose output is per test).
         stdout: Vec<u8>,
         /// Captured stderr (single tests).
         stderr: Vec<u8>,
@@ -219,7 +219,7 @@ pub fn run(job: Job, tx: Sender<Msg>) {
 /// What the pipe readers hand back when a process is done.
 #[derive(Default)]
 struct Captured {
-    /// Stdout (single tests) or output before the first test (batches).
+    /// Stdout (single tests).
     stdout: Vec<u8>,
     /// Stderr (single tests).
     stderr: Vec<u8>,
@@ -245,8 +245,6 @@ fn read_batch(
         .collect();
     let mut parser = BatchParser::new(names.iter().cloned());
     let mut buf = vec![0u8; 64 * 1024];
-    let mut preamble = Vec::new();
-    let mut seen_any = false;
     loop {
         let n = match pipe.read(&mut buf) {
             Ok(0) => break,
@@ -256,11 +254,7 @@ fn read_batch(
         };
         let now = Instant::now();
         let events = parser.feed(&buf[..n], now);
-        if !seen_any && events.is_empty() && parser.current().is_none() {
-            preamble.extend_from_slice(&buf[..n]);
-        }
         for e in events {
-            seen_any = true;
             match e {
                 BatchEvent::Started { name, at } => {
                     let _ = tx.send(Msg::BatchTestStarted {
@@ -297,7 +291,7 @@ fn read_batch(
         .map(|(name, out)| (pos[name.as_str()], out))
         .collect();
     Captured {
-        stdout: preamble,
+        stdout: Vec::new(),
         stderr: Vec::new(),
         unfinished,
         sections,

@@ -391,9 +391,7 @@ impl PgPool {
                     continue;
                 }
                 let key = lock_key(&name);
-                let got: bool = tx
-                    .query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
-                    .get(0);
+                let got = try_advisory_lock(&mut tx, key)?;
                 if !got {
                     continue;
                 }
@@ -696,10 +694,8 @@ impl PgPool {
                     continue;
                 }
                 let key = lock_key(&name);
-                let got: bool = tx
-                    .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-                    .map_err(|e| DbError::pg("pre-warming", e))?
-                    .get(0);
+                let got =
+                    try_advisory_lock(&mut tx, key).map_err(|e| DbError::pg("pre-warming", e))?;
                 if got {
                     tx.execute(
                         "INSERT INTO gantry_member (name, pool, template, lock_key, state, holder, holder_pid)
@@ -744,10 +740,7 @@ impl PgPool {
             return Ok(None);
         }
         let key = lock_key(member);
-        let got: bool = c
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-            .map_err(|e| DbError::pg("locking a pool member", e))?
-            .get(0);
+        let got = try_advisory_lock(c, key).map_err(|e| DbError::pg("locking a pool member", e))?;
         if !got {
             return Ok(None);
         }
@@ -849,10 +842,7 @@ impl PgPool {
                 continue;
             }
             let key = template::build_lock_key(old);
-            let got: bool = c
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-                .map_err(err)?
-                .get(0);
+            let got = try_advisory_lock(c, key).map_err(err)?;
             if !got {
                 continue;
             }
@@ -936,10 +926,7 @@ impl PgPool {
     }
 
     fn drop_with_lock(&self, c: &mut Client, db: &str, key: i64) -> Result<bool> {
-        let got: bool = c
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-            .map_err(|e| DbError::pg("cleaning up the pool", e))?
-            .get(0);
+        let got = try_advisory_lock(c, key).map_err(|e| DbError::pg("cleaning up the pool", e))?;
         if !got {
             return Ok(false);
         }
@@ -954,10 +941,7 @@ impl PgPool {
         if !is_plain_name(name) {
             return Ok(false);
         }
-        let got: bool = c
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-            .map_err(|e| DbError::pg("cleaning up the pool", e))?
-            .get(0);
+        let got = try_advisory_lock(c, key).map_err(|e| DbError::pg("cleaning up the pool", e))?;
         if !got {
             return Ok(false);
         }
@@ -1059,10 +1043,7 @@ pub(crate) fn drop_pool(c: &mut Client, pool_id: &str) -> Result<Vec<String>> {
             continue;
         }
         let key = m.lock_key;
-        let got: bool = c
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-            .map_err(err)?
-            .get(0);
+        let got = try_advisory_lock(c, key).map_err(err)?;
         if !got {
             continue;
         }
@@ -1103,4 +1084,14 @@ pub(crate) fn drop_pool(c: &mut Client, pool_id: &str) -> Result<Vec<String>> {
         done.push(format!("dropped the template `{t}`"));
     }
     Ok(done)
+}
+
+/// Takes the session-level advisory lock `key` if it is free: the lock that
+/// marks a pool member (or template build) as someone's.
+fn try_advisory_lock(
+    c: &mut impl postgres::GenericClient,
+    key: i64,
+) -> std::result::Result<bool, postgres::Error> {
+    Ok(c.query_one("SELECT pg_try_advisory_lock($1)", &[&key])?
+        .get(0))
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{junit_cases, run_log, Output, Scenario, CONSOLE_FILTERS, GCRASH, GSCN};
+use support::{junit_cases, run_log, Output, Scenario, CONSOLE_FILTERS, GCRASH, GSCN, GSHARED};
 
 /// Every non-ignored test of `gscn`, by `binary_id name`.
 const GSCN_TESTS: &[&str] = &[
@@ -758,6 +758,47 @@ fn batch_crash_does_not_blame_tests_that_never_started() {
             );
         }
     }
+}
+
+#[test]
+fn a_test_that_fails_only_in_a_batch_keeps_its_batch_output() {
+    let sc = Scenario::new(
+        &GSHARED,
+        "a_test_that_fails_only_in_a_batch_keeps_its_batch_output",
+    );
+    // Without a history, tests of unknown duration get batches of their
+    // own; the durations of the first run put both into one batch.
+    sc.run(&["--execution", "batch", "-j", "1"]).assert_code(0);
+    let out = sc.run(&["--execution", "batch", "-j", "1"]);
+    out.assert_code(0);
+    assert_eq!(out.with_status("passed").len(), 2, "{out}");
+    let isolating = out.of_type("test-isolating");
+    assert_eq!(isolating.len(), 1, "{out}");
+    let path = isolating[0]["output"]["stdout"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no batch output in {}", isolating[0]));
+    let in_batch = std::fs::read_to_string(path).unwrap();
+    assert!(
+        in_batch.contains("another test already ran in this process"),
+        "{path}: {in_batch}"
+    );
+    // The run alone has its own file, which the batch's did not overwrite.
+    let key = support::test_key(isolating[0]);
+    let alone = out.test(&key)["result"]["output"]["stdout"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(alone, path);
+    let alone = std::fs::read_to_string(&alone).unwrap();
+    assert!(!alone.contains("another test"), "{alone}");
+    let console = out.gantry_stderr();
+    assert!(
+        console
+            .lines()
+            .any(|l| l.contains("ISOLATED")
+                && l.contains(&format!("its output in the batch: {path}"))),
+        "{console}"
+    );
 }
 
 #[test]

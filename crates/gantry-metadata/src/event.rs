@@ -92,6 +92,13 @@ pub enum Event {
         id: TestId,
         /// Why it is isolated.
         reason: String,
+        /// Where what the test printed in the batch it failed in is kept,
+        /// apart from the output of its run alone. libtest prints a
+        /// failure's captured output at the end of the batch, so the file
+        /// is complete once the batch has exited (and missing if the batch
+        /// printed nothing for it). Absent after a crash or timeout.
+        #[serde(default, skip_serializing_if = "OutputPaths::is_empty")]
+        output: OutputPaths,
     },
     /// A test reached its final status.
     TestFinished {
@@ -224,6 +231,13 @@ pub struct OutputPaths {
     pub stdout: Option<String>,
     /// Captured stderr (absent in batches, where it is merged into stdout).
     pub stderr: Option<String>,
+}
+
+impl OutputPaths {
+    /// Neither stream was saved.
+    pub fn is_empty(&self) -> bool {
+        self.stdout.is_none() && self.stderr.is_none()
+    }
 }
 
 /// Why a test did not run.

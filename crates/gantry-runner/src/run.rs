@@ -34,53 +34,143 @@ pub struct Prepared {
     pub libraries: Vec<PathBuf>,
 }
 
-/// A workspace whose metadata and configuration have been read.
+/// A workspace whose configuration has been read, and whose metadata is
+/// read or on its way.
 pub struct Workspace {
     /// The workspace root.
     pub root: PathBuf,
     /// Its configuration.
     pub config: GantryConfig,
-    /// `cargo metadata --no-deps`.
-    pub metadata: cargo_metadata::Metadata,
+    metadata: MetadataSource,
+}
+
+/// `cargo metadata --no-deps`, read already or being read by a thread
+/// (while cargo builds the tests, which it does not need to wait for).
+enum MetadataSource {
+    Ready(Box<cargo_metadata::Metadata>),
+    /// `None` once joined, when reading failed.
+    Pending(Option<std::thread::JoinHandle<Result<cargo_metadata::Metadata>>>),
+}
+
+impl Drop for MetadataSource {
+    /// Waits for a `cargo metadata` still running: none may outlive gantry.
+    fn drop(&mut self) {
+        if let MetadataSource::Pending(handle) = self {
+            if let Some(handle) = handle.take() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Workspace {
+    /// `cargo metadata --no-deps` of the workspace, waiting for it if it is
+    /// still being read.
+    pub fn metadata(&mut self) -> Result<&cargo_metadata::Metadata> {
+        if let MetadataSource::Pending(handle) = &mut self.metadata {
+            let handle = handle.take().ok_or_else(|| {
+                RunnerError::Metadata("an earlier attempt to read it failed".into())
+            })?;
+            let metadata = handle
+                .join()
+                .unwrap_or_else(|_| Err(RunnerError::Metadata("reading it panicked".into())))?;
+            let actual = metadata.workspace_root.as_std_path();
+            if actual != self.root {
+                return Err(RunnerError::Metadata(format!(
+                    "gantry took `{}` for the workspace root, but cargo says it is `{}`; \
+                     run gantry there or pass `--manifest-path {}/Cargo.toml`",
+                    self.root.display(),
+                    actual.display(),
+                    actual.display()
+                )));
+            }
+            self.metadata = MetadataSource::Ready(Box::new(metadata));
+        }
+        match &self.metadata {
+            MetadataSource::Ready(m) => Ok(m),
+            MetadataSource::Pending(_) => unreachable!("replaced above"),
+        }
+    }
 }
 
 /// Builds the test binaries and lists their tests.
-pub fn prepare(build: &BuildOptions, cwd: &Path, workspace: Workspace) -> Result<Prepared> {
-    let Workspace {
-        config, metadata, ..
-    } = workspace;
+pub fn prepare(build: &BuildOptions, cwd: &Path, mut workspace: Workspace) -> Result<Prepared> {
     // Asking rustc for its sysroot costs a process; do it while cargo builds.
     let sysroot = std::thread::spawn(crate::list::test_list::sysroot_lib_dir);
-    let built = build_tests(build, cwd)?;
+    let built = build_tests(build, cwd);
     let _ = sysroot.join();
-    let list = TestList::discover(&built, &metadata)?;
+    // Wait for the metadata even when the build failed: no `cargo
+    // metadata` may outlive gantry.
+    let metadata = workspace.metadata();
+    let built = built?;
+    let metadata = metadata?;
+    let list = TestList::discover(&built, metadata)?;
     let target_dir = build
         .target_dir
         .clone()
         .unwrap_or_else(|| list.target_dir.clone());
     let history = History::load(&History::path_in(&target_dir));
+    let bins = WorkspaceBins::from_build(metadata, &built);
     Ok(Prepared {
         list,
         history,
-        config,
-        bins: WorkspaceBins::from_build(&metadata, &built),
+        config: std::mem::take(&mut workspace.config),
+        bins,
         build: build.clone(),
         cwd: cwd.to_path_buf(),
         libraries: built.libraries.clone(),
     })
 }
 
-/// Reads the metadata and configuration of the workspace `build` points at,
-/// so that bad configuration fails before anything is built.
+/// Reads the configuration of the workspace `build` points at, so that bad
+/// configuration fails before anything is built, and starts reading its
+/// metadata.
+///
+/// When the workspace root is certain from the files alone (see
+/// [`certain_root`]), `cargo metadata` runs in the background, at the same
+/// time as the build; otherwise it is read first, to find the root.
 pub fn load_workspace(build: &BuildOptions) -> Result<Workspace> {
-    let metadata = build.metadata()?;
-    let root = metadata.workspace_root.clone().into_std_path_buf();
+    let (root, metadata) = match certain_root(build) {
+        Some(root) => {
+            let build = build.clone();
+            let handle = std::thread::spawn(move || build.metadata());
+            (root, MetadataSource::Pending(Some(handle)))
+        }
+        None => {
+            let metadata = build.metadata()?;
+            let root = metadata.workspace_root.clone().into_std_path_buf();
+            (root, MetadataSource::Ready(Box::new(metadata)))
+        }
+    };
     let config = GantryConfig::load(&root)?;
     Ok(Workspace {
         root,
         config,
         metadata,
     })
+}
+
+/// The workspace root, when the files alone make it certain: with no
+/// `--manifest-path`, the nearest `Cargo.toml` at or above the current
+/// directory declares `[workspace]`, and a manifest that does is always its
+/// workspace's root. (A member crate's directory needs cargo to tell which
+/// workspace it belongs to.)
+fn certain_root(build: &BuildOptions) -> Option<PathBuf> {
+    if build.manifest_path.is_some() {
+        return None;
+    }
+    root_declared_above(&std::env::current_dir().ok()?)
+}
+
+/// The nearest directory at or above `dir` with a `Cargo.toml`, if that
+/// manifest declares `[workspace]`.
+fn root_declared_above(dir: &Path) -> Option<PathBuf> {
+    let dir = dir.ancestors().find(|d| d.join("Cargo.toml").is_file())?;
+    let text = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    let manifest: toml::Table = text.parse().ok()?;
+    manifest
+        .contains_key("workspace")
+        .then(|| dir.to_path_buf())
 }
 
 /// What to run and how.
@@ -437,4 +527,46 @@ pub fn run_doctests(
         }
     }
     Ok((results, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn a_manifest_declaring_a_workspace_is_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write(&root.join("Cargo.toml"), "[workspace]\nmembers = [\"a\"]\n");
+        write(&root.join("a/Cargo.toml"), "[package]\nname = \"a\"\n");
+        std::fs::create_dir_all(root.join("src/deep")).unwrap();
+        // From the root and from a directory without a manifest below it.
+        assert_eq!(root_declared_above(root), Some(root.to_path_buf()));
+        assert_eq!(
+            root_declared_above(&root.join("src/deep")),
+            Some(root.to_path_buf())
+        );
+        // A member crate's own manifest does not say which workspace it is in.
+        assert_eq!(root_declared_above(&root.join("a")), None);
+    }
+
+    #[test]
+    fn a_package_with_an_empty_workspace_table_is_its_own_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write(
+            &root.join("Cargo.toml"),
+            "[package]\nname = \"p\"\nversion = \"0.1.0\"\n\n[workspace]\n",
+        );
+        assert_eq!(root_declared_above(root), Some(root.to_path_buf()));
+        write(&root.join("Cargo.toml"), "[package]\nname = \"p\"\n");
+        assert_eq!(root_declared_above(root), None);
+        write(&root.join("Cargo.toml"), "this is not toml [");
+        assert_eq!(root_declared_above(root), None);
+    }
 }

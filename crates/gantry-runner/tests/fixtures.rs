@@ -408,6 +408,32 @@ ready = { http = "http://127.0.0.1:{port}/health", status = 200, timeout = "3s" 
     assert!(log.contains("\"GET /health HTTP/1.0\" 404"), "{log}");
 }
 
+#[test]
+fn a_slow_answer_at_the_deadline_is_still_reported() {
+    // Each answer takes 150 ms; probe attempts back off, so the last one
+    // starts just before (or at) the deadline. It must still get the
+    // server's answer, not a read timeout of gantry's making.
+    let text = r#"
+[fixture.slow]
+command = ["python3", "-c", '''
+import http.server, sys, time
+class Slow(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(0.15)
+        self.send_error(404)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Slow).serve_forever()
+''', "{port}"]
+ready = { http = "http://127.0.0.1:{port}/health", status = 200, timeout = "1s" }
+"#;
+    let mut h = Harness::new(text, &[]);
+    let err = h.start(&["slow"]).unwrap_err().to_string();
+    assert!(
+        err.contains("still failed (the server answered with status 404)"),
+        "{err}"
+    );
+    h.finish();
+}
+
 // ---- startup failures ------------------------------------------------------
 
 #[test]

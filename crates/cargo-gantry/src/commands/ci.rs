@@ -20,7 +20,7 @@ pub(crate) fn ci(args: CiArgs, printer: &Printer) -> Result<i32, CliError> {
         manifest_path: args.manifest_path.clone(),
         ..Default::default()
     };
-    let workspace = run::load_workspace(&build)?;
+    let mut workspace = run::load_workspace(&build)?;
     print_warnings(&workspace.config, printer);
     let config = CiConfig::from_gantry(&workspace.config)?;
     for w in &config.warnings {
@@ -32,7 +32,7 @@ pub(crate) fn ci(args: CiArgs, printer: &Printer) -> Result<i32, CliError> {
     let gantry =
         std::env::current_exe().map_err(RunnerError::io("could not locate", "cargo-gantry"))?;
     let target_dir = workspace
-        .metadata
+        .metadata()?
         .target_directory
         .clone()
         .into_std_path_buf();

@@ -49,14 +49,15 @@ pub(crate) fn cover(args: CoverArgs, printer: &Printer) -> Result<i32, CliError>
 }
 
 fn session_for(build: &BuildOptions) -> Result<CoverSession, CliError> {
-    let workspace = run::load_workspace(build)?;
-    let target = build.target_dir.clone().unwrap_or_else(|| {
-        workspace
-            .metadata
+    let mut workspace = run::load_workspace(build)?;
+    let target = match &build.target_dir {
+        Some(t) => t.clone(),
+        None => workspace
+            .metadata()?
             .target_directory
             .clone()
-            .into_std_path_buf()
-    });
+            .into_std_path_buf(),
+    };
     let exe =
         std::env::current_exe().map_err(RunnerError::io("could not locate", "cargo-gantry"))?;
     Ok(CoverSession::new(&workspace.root, &target, &exe))

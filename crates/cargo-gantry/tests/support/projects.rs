@@ -523,6 +523,42 @@ mod tests {
     ],
 };
 
+/// Two tests that share process state: whichever runs second in a process
+/// fails, and passes alone.
+pub const GSHARED: ProjectSpec = ProjectSpec {
+    name: "gshared",
+    manifest_extra: "",
+    files: &[(
+        "src/lib.rs",
+        r#"//! Tests that break each other when they share a process.
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static RAN: AtomicBool = AtomicBool::new(false);
+
+    fn claim(name: &str) {
+        println!("{name} starts");
+        if RAN.swap(true, Ordering::SeqCst) {
+            panic!("{name}: another test already ran in this process");
+        }
+    }
+
+    #[test]
+    fn first() {
+        claim("first");
+    }
+
+    #[test]
+    fn second() {
+        claim("second");
+    }
+}
+"#,
+    )],
+};
+
 /// A `harness = false` test target that cannot list its tests.
 pub const GLIST: ProjectSpec = ProjectSpec {
     name: "glist",

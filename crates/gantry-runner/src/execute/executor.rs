@@ -163,6 +163,9 @@ struct Running {
     reported_failures: usize,
     /// Batch output libtest captured per test position, known at exit.
     captured: Vec<(usize, Vec<u8>)>,
+    /// Tests that failed here and are re-run alone, by position, with the
+    /// file their captured output goes to at exit.
+    isolated_failures: Vec<(usize, PathBuf)>,
     /// When the batch last started or finished a test.
     idle_since: Instant,
     /// The batch was killed for hanging outside any test.
@@ -495,6 +498,7 @@ impl<'a> Executor<'a> {
             pending_passes: Vec::new(),
             reported_failures: 0,
             captured: Vec::new(),
+            isolated_failures: Vec::new(),
             idle_since: Instant::now(),
             idle_killed: false,
         };
@@ -629,15 +633,15 @@ impl<'a> Executor<'a> {
             }
         }
         let test = &self.tests[t.index];
-        let paths = output::write_attempt(
-            &self.opts.run_dir,
-            &test.case.binary.binary_id,
-            &test.case.name,
-            t.attempt,
-            &output,
-            None,
-        );
         if passed {
+            let paths = output::write_attempt(
+                &self.opts.run_dir,
+                &test.case.binary.binary_id,
+                &test.case.name,
+                t.attempt,
+                &output,
+                None,
+            );
             let mut result = self.result(t, Outcome::Pass, None, duration, None, true, &unit_clone);
             result.exit_code = Some(0);
             result.output = paths;
@@ -645,8 +649,19 @@ impl<'a> Executor<'a> {
                 r.pending_passes.push((t, result));
             }
         } else {
+            // The re-run alone writes the attempt's files: what the test
+            // printed here goes beside them (libtest's captured part comes
+            // when the batch ends).
+            let path = output::in_batch_path(
+                &self.opts.run_dir,
+                &test.case.binary.binary_id,
+                &test.case.name,
+                t.attempt,
+            );
+            output::append_in_batch(&path, &output);
             if let Some(r) = self.running.get_mut(&unit) {
                 r.reported_failures += 1;
+                r.isolated_failures.push((pos, path.clone()));
             }
             // Never report a failure that process-per-test would not:
             // re-run the test alone first.
@@ -654,6 +669,10 @@ impl<'a> Executor<'a> {
             self.emit(Event::TestIsolating {
                 id,
                 reason: "failed in a batch; re-running it alone".into(),
+                output: OutputPaths {
+                    stdout: Some(path.display().to_string()),
+                    stderr: None,
+                },
             });
             self.queue
                 .push_front(Unit::single(self.tests, t.index, t.attempt, true));
@@ -810,11 +829,16 @@ impl<'a> Executor<'a> {
                 _ => false,
             };
         let pending = std::mem::take(&mut r.pending_passes);
+        let mut captured: HashMap<usize, Vec<u8>> = std::mem::take(&mut r.captured)
+            .into_iter()
+            .map(|(pos, out)| (r.unit.tests[pos].index, out))
+            .collect();
+        for (pos, path) in std::mem::take(&mut r.isolated_failures) {
+            if let Some(out) = captured.remove(&r.unit.tests[pos].index) {
+                output::append_in_batch(&path, &out);
+            }
+        }
         if consistent {
-            let captured: HashMap<usize, Vec<u8>> = std::mem::take(&mut r.captured)
-                .into_iter()
-                .map(|(pos, out)| (r.unit.tests[pos].index, out))
-                .collect();
             for (t, mut result) in pending {
                 if let Some(extra) = captured.get(&t.index) {
                     // Output that reached the pipe during the test comes
@@ -848,6 +872,7 @@ impl<'a> Executor<'a> {
                         exit.code.map_or_else(|| "a signal".to_string(), |c| format!("code {c}")),
                         r.reported_failures
                     ),
+                    output: OutputPaths::default(),
                 });
                 self.queue
                     .push_front(Unit::single(self.tests, t.index, t.attempt, false));
@@ -876,6 +901,7 @@ impl<'a> Executor<'a> {
                 self.emit(Event::TestIsolating {
                     id,
                     reason: format!("{how}; re-running it alone"),
+                    output: OutputPaths::default(),
                 });
                 self.queue
                     .push_front(Unit::single(self.tests, t.index, t.attempt, true));

@@ -33,6 +33,8 @@ pub struct ConsoleReporter {
     failed: Vec<(TestId, TestStatus, AttemptResult)>,
     flaky: Vec<(TestId, u32)>,
     isolated_passes: Vec<TestId>,
+    /// Where the output of a failure in a batch went, for tests re-run alone.
+    batch_output: Vec<(TestId, String)>,
 }
 
 fn secs(s: f64) -> String {
@@ -49,6 +51,7 @@ impl ConsoleReporter {
             failed: Vec::new(),
             flaky: Vec::new(),
             isolated_passes: Vec::new(),
+            batch_output: Vec::new(),
         }
     }
 
@@ -219,7 +222,15 @@ impl ConsoleReporter {
             self.line(l.replace(&secs(0.0), &" ".repeat(secs(0.0).len())));
         }
         for id in std::mem::take(&mut self.isolated_passes) {
-            let l = self.status_line("ISOLATED", Style::new().cyan(), 0.0, &id, " (failed or crashed in a batch, passed alone: it shares state with other tests and will run alone from now on)");
+            let saved = self
+                .batch_output
+                .iter()
+                .rev()
+                .find(|(i, path)| *i == id && std::path::Path::new(path).exists())
+                .map(|(_, path)| format!("; its output in the batch: {path}"))
+                .unwrap_or_default();
+            let note = format!(" (failed or crashed in a batch, passed alone: it shares state with other tests and will run alone from now on{saved})");
+            let l = self.status_line("ISOLATED", Style::new().cyan(), 0.0, &id, &note);
             self.line(l.replace(&secs(0.0), &" ".repeat(secs(0.0).len())));
         }
         let closing = s.closing_line();
@@ -299,7 +310,10 @@ impl EventSink for ConsoleReporter {
                 );
                 self.line(l);
             }
-            Event::TestIsolating { id, reason } => {
+            Event::TestIsolating { id, reason, output } => {
+                if let Some(path) = &output.stdout {
+                    self.batch_output.push((id.clone(), path.clone()));
+                }
                 if self.opts.verbose {
                     let l = self.status_line(
                         "ISOLATE",

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{junit_cases, run_log, Output, Scenario, CONSOLE_FILTERS, GCRASH, GSCN, GSHARED};
+use support::{
+    junit_cases, run_log, Output, Scenario, CONSOLE_FILTERS, GCRASH, GPANIC, GSCN, GSHARED,
+};
 
 /// Every non-ignored test of `gscn`, by `binary_id name`.
 const GSCN_TESTS: &[&str] = &[
@@ -757,6 +759,27 @@ fn batch_crash_does_not_blame_tests_that_never_started() {
                 "{name} is marked isolation-sensitive: {record}"
             );
         }
+    }
+}
+
+#[test]
+fn should_panic_tests_pass_in_a_batch_without_isolation() {
+    let sc = Scenario::new(
+        &GPANIC,
+        "should_panic_tests_pass_in_a_batch_without_isolation",
+    );
+    // The second run has durations and puts all four into one batch.
+    for _ in 0..2 {
+        let out = sc.run(&["--execution", "batch", "-j", "1"]);
+        out.assert_code(0);
+        assert_eq!(out.with_status("passed").len(), 4, "{out}");
+        assert!(out.of_type("test-isolating").is_empty(), "{out}");
+        assert!(
+            out.finished()
+                .iter()
+                .all(|t| t["result"]["in_batch"] == true),
+            "{out}"
+        );
     }
 }
 

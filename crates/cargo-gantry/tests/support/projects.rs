@@ -559,6 +559,39 @@ mod tests {
     )],
 };
 
+/// `#[should_panic]` tests, one of them last: libtest announces them as
+/// `test NAME - should panic ... `.
+pub const GPANIC: ProjectSpec = ProjectSpec {
+    name: "gpanic",
+    manifest_extra: "",
+    files: &[(
+        "src/lib.rs",
+        r#"//! Tests that are expected to panic.
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_ok() {}
+
+    #[test]
+    #[should_panic(expected = "as it should")]
+    fn b_panics() {
+        panic!("b panics as it should");
+    }
+
+    #[test]
+    fn c_ok() {}
+
+    #[test]
+    #[should_panic]
+    fn d_panics_last() {
+        panic!("d panics");
+    }
+}
+"#,
+    )],
+};
+
 /// A `harness = false` test target that cannot list its tests.
 pub const GLIST: ProjectSpec = ProjectSpec {
     name: "glist",

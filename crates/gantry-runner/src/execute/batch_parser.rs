@@ -55,6 +55,7 @@ pub struct BatchParser {
 
 const MARKER_PREFIX: &[u8] = b"test ";
 const MARKER_SEP: &[u8] = b" ... ";
+const SHOULD_PANIC: &str = " - should panic";
 
 impl BatchParser {
     /// A parser expecting these test names.
@@ -212,6 +213,8 @@ impl BatchParser {
             .windows(MARKER_SEP.len())
             .position(|w| w == MARKER_SEP)?;
         let name = std::str::from_utf8(&body[..sep]).ok()?;
+        // `#[should_panic]` tests are announced as `test NAME - should panic ... `.
+        let name = name.strip_suffix(SHOULD_PANIC).unwrap_or(name);
         if !self.expected.contains(name) || self.started.contains(name) {
             return None;
         }
@@ -323,6 +326,22 @@ mod tests {
                     "thread 'b' panicked at x.rs:1:1:\nboom\n".into()
                 ),
                 ("c".into(), true, "no newline here".into()),
+            ]
+        );
+        assert_eq!(unfinished, None);
+    }
+
+    #[test]
+    fn should_panic_tests_have_markers_of_their_own() {
+        let out = "\nrunning 3 tests\ntest a ... ok\ntest b - should panic ... ok\ntest c - should panic ... FAILED\n\nfailures:\n\n---- c stdout ----\nnote: test did not panic as expected\n\nfailures:\n    c\n\ntest result: FAILED. 2 passed; 1 failed\n";
+        let (finished, started, unfinished) = run(&[out], &["a", "b", "c"]);
+        assert_eq!(started, ["a", "b", "c"]);
+        assert_eq!(
+            finished,
+            [
+                ("a".into(), true, String::new()),
+                ("b".into(), true, String::new()),
+                ("c".into(), false, String::new()),
             ]
         );
         assert_eq!(unfinished, None);

@@ -33,6 +33,7 @@ impl CliError {
         match self {
             Self::Runner(err) => match err {
                 RunnerError::BuildFailed { .. } => ExitCode::BUILD_FAILED,
+                RunnerError::BuildInterrupted { .. } => ExitCode::INTERRUPTED,
                 RunnerError::ListFailed { .. } => ExitCode::LIST_FAILED,
                 RunnerError::Config(_) | RunnerError::Usage(_) | RunnerError::Filter(_) => {
                     ExitCode::USAGE_ERROR

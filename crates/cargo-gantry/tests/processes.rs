@@ -8,7 +8,9 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use support::{read_pids, run_log, survivors, wait_for_file, Output, Scenario, GATEXIT, GHANG};
+use support::{
+    read_pids, run_log, survivors, wait_for_file, Output, Scenario, GATEXIT, GHANG, GSLOWBUILD,
+};
 
 /// Number of tests in `ghang`.
 const GHANG_TOTAL: usize = 17;
@@ -225,6 +227,32 @@ fn sigterm_tears_down_the_run_slow() {
     let alive = survivors(&pids);
     assert_interrupted(&out, "signal_plain", "SIGTERM");
     assert!(alive.is_empty(), "left running: {alive:?}");
+}
+
+#[test]
+fn sigterm_during_the_build_stops_cargo_and_its_build_scripts_slow() {
+    let sc = Scenario::new(
+        &GSLOWBUILD,
+        "sigterm_during_the_build_stops_cargo_and_its_build_scripts_slow",
+    );
+    let child = sc.spawn_run(&[]);
+    let marker = sc.markers().join("build-script.pid");
+    let started = wait_for_file(&marker, Duration::from_secs(240));
+    // SAFETY: kill(2) on the pid of the child this test started.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = sc.wait(child, Duration::from_secs(30));
+    assert!(started, "the build script never ran; {out}");
+    let script: i32 = std::fs::read_to_string(&marker).unwrap().parse().unwrap();
+    let alive = survivors(&[script]);
+    assert!(alive.is_empty(), "the build script outlived gantry; {out}");
+    out.assert_code(130);
+    assert!(
+        out.stderr
+            .contains("interrupted by SIGTERM while `cargo test --no-run"),
+        "{out}"
+    );
 }
 
 #[test]

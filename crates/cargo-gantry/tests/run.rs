@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use support::{
-    junit_cases, run_log, Output, Scenario, CONSOLE_FILTERS, GCRASH, GPANIC, GSCN, GSHARED,
+    junit_cases, run_log, Output, Scenario, CONSOLE_FILTERS, GCRASH, GDYN, GPANIC, GSCN, GSHARED,
 };
 
 /// Every non-ignored test of `gscn`, by `binary_id name`.
@@ -760,6 +760,71 @@ fn batch_crash_does_not_blame_tests_that_never_started() {
             );
         }
     }
+}
+
+/// `binary_id` → test names, from `list --format json`.
+fn listed(sc: &Scenario) -> BTreeMap<String, Vec<String>> {
+    let out = sc.gantry(&["list", "--format", "json"]);
+    out.assert_code(0);
+    let doc: Value = serde_json::from_str(&out.stdout).expect("list JSON");
+    doc["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let names = b["tests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_string())
+                .collect();
+            (b["binary_id"].as_str().unwrap().to_string(), names)
+        })
+        .collect()
+}
+
+#[test]
+fn test_lists_are_kept_for_unchanged_libtest_binaries_only() {
+    let sc = Scenario::new(
+        &GDYN,
+        "test_lists_are_kept_for_unchanged_libtest_binaries_only",
+    );
+    std::fs::write(sc.markers().join("dynamic.txt"), "one\n").unwrap();
+    let first = listed(&sc);
+    assert_eq!(first["gdyn"], ["tests::plain"]);
+    assert_eq!(first["gdyn::dynamic"], ["one"]);
+
+    // A harness of its own may find other tests at any time: always listed.
+    std::fs::write(sc.markers().join("dynamic.txt"), "one\ntwo\n").unwrap();
+    assert_eq!(listed(&sc)["gdyn::dynamic"], ["one", "two"]);
+
+    // The libtest binary's list comes from the cache while the binary is
+    // unchanged: a doctored entry shows.
+    let cache = sc.target_dir().join("gantry/list-cache.json");
+    let text = std::fs::read_to_string(&cache).unwrap();
+    assert!(!text.contains("dynamic-"), "{text}");
+    std::fs::write(&cache, text.replace("tests::plain", "tests::doctored")).unwrap();
+    assert_eq!(listed(&sc)["gdyn"], ["tests::doctored"]);
+
+    // A rebuilt (here: touched) binary is listed again.
+    let doc: Value =
+        serde_json::from_str(&sc.gantry(&["list", "--format", "json"]).stdout).unwrap();
+    let path = doc["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["binary_id"] == "gdyn")
+        .unwrap()["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let status = std::process::Command::new("touch")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(listed(&sc)["gdyn"], ["tests::plain"]);
 }
 
 #[test]

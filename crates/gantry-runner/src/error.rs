@@ -23,6 +23,14 @@ pub enum RunnerError {
         /// How it exited.
         status: String,
     },
+    /// A signal stopped the build; cargo and its compilers were stopped too.
+    #[error("interrupted by {signal} while `{command}` was building; it was stopped")]
+    BuildInterrupted {
+        /// The command line.
+        command: String,
+        /// The signal's name, e.g. `SIGTERM`.
+        signal: String,
+    },
     /// `cargo metadata` failed or printed something unexpected.
     #[error("could not read the workspace metadata: {0}")]
     Metadata(String),

@@ -592,6 +592,113 @@ mod tests {
     )],
 };
 
+/// A library whose tests reach one of its two functions: coverage and its
+/// ratchet.
+pub const GCOV: ProjectSpec = ProjectSpec {
+    name: "gcov",
+    manifest_extra: "",
+    files: &[(
+        "src/lib.rs",
+        r#"//! Two functions; the tests reach one.
+
+/// Doubles.
+pub fn double(x: u32) -> u32 {
+    x * 2
+}
+
+/// Triples; no test calls it.
+pub fn triple(x: u32) -> u32 {
+    let tripled = x * 3;
+    tripled
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn doubles() {
+        assert_eq!(super::double(2), 4);
+    }
+}
+"#,
+    )],
+};
+
+/// A build script that records its pid and then takes two minutes: a
+/// signal to gantry during the build must stop it.
+pub const GSLOWBUILD: ProjectSpec = ProjectSpec {
+    name: "gslowbuild",
+    manifest_extra: "",
+    files: &[
+        (
+            "build.rs",
+            r#"//! Records its pid in `$E2E_MARKERS/build-script.pid`, then sleeps.
+
+fn main() {
+    if let Ok(dir) = std::env::var("E2E_MARKERS") {
+        let dir = std::path::Path::new(&dir);
+        let tmp = dir.join("build-script.pid.tmp");
+        std::fs::write(&tmp, std::process::id().to_string()).unwrap();
+        std::fs::rename(&tmp, dir.join("build-script.pid")).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_secs(120));
+}
+"#,
+        ),
+        (
+            "src/lib.rs",
+            "//! Never finishes building.
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn never_runs() {}
+}
+",
+        ),
+    ],
+};
+
+/// A libtest library test beside a `harness = false` target that lists
+/// whatever `$E2E_MARKERS/dynamic.txt` names, as data-driven harnesses do.
+pub const GDYN: ProjectSpec = ProjectSpec {
+    name: "gdyn",
+    manifest_extra: r#"
+[[test]]
+name = "dynamic"
+harness = false
+"#,
+    files: &[
+        (
+            "src/lib.rs",
+            "//! One plain test.
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plain() {}
+}
+",
+        ),
+        (
+            "tests/dynamic.rs",
+            r#"//! Lists the tests named in a data file.
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = std::env::var("E2E_MARKERS").unwrap();
+    let names = std::fs::read_to_string(std::path::Path::new(&dir).join("dynamic.txt"))
+        .unwrap_or_default();
+    if args.iter().any(|a| a == "--list") && !args.iter().any(|a| a == "--ignored") {
+        for name in names.lines() {
+            println!("{name}: test");
+        }
+    }
+}
+"#,
+        ),
+    ],
+};
+
 /// A `harness = false` test target that cannot list its tests.
 pub const GLIST: ProjectSpec = ProjectSpec {
     name: "glist",

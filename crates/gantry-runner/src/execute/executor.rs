@@ -293,6 +293,11 @@ impl<'a> Executor<'a> {
         for (id, reason) in std::mem::take(&mut self.opts.skipped) {
             self.emit(Event::TestSkipped { id, reason });
         }
+        // A signal that came before the run (while tests were listed, say)
+        // is waiting here: it cancels the run before anything starts.
+        while let Ok(msg) = self.rx.try_recv() {
+            self.handle(msg);
+        }
         loop {
             self.start_units();
             if self.running.is_empty() && (self.queue.is_empty() || self.cancelled) {

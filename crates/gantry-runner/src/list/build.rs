@@ -2,12 +2,16 @@
 
 use std::collections::BTreeMap;
 use std::io::BufReader;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use cargo_metadata::{Message, Metadata, MetadataCommand};
 
 use crate::error::{Result, RunnerError};
+use crate::execute::signals::{self, Subscription};
 
 /// Options passed through to `cargo test --no-run` (and `cargo metadata`).
 ///
@@ -202,6 +206,14 @@ pub fn build_tests(opts: &BuildOptions, cwd: &Path) -> Result<BuildOutput> {
     ];
     args.extend(opts.cargo_args());
     let command = format!("cargo {}", args.join(" "));
+    // Handlers first: a signal from now on stops the build rather than
+    // gantry alone, which would leave cargo and its compilers running.
+    let signals = BuildSignals::install().map_err(|source| RunnerError::CargoSpawn {
+        command: command.clone(),
+        source,
+    })?;
+    // A process group of its own, so that a signal reaches cargo and every
+    // compiler it started.
     let mut child = Command::new(&cargo)
         .args(&args)
         .envs(opts.env.iter().map(|(k, v)| (k, v)))
@@ -209,11 +221,13 @@ pub fn build_tests(opts: &BuildOptions, cwd: &Path) -> Result<BuildOutput> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        .process_group(0)
         .spawn()
         .map_err(|source| RunnerError::CargoSpawn {
             command: command.clone(),
             source,
         })?;
+    signals.forward_to_group(child.id());
     let stdout = child.stdout.take().expect("piped stdout");
     let mut out = BuildOutput::default();
     for message in Message::parse_stream(BufReader::new(stdout)) {
@@ -266,6 +280,9 @@ pub fn build_tests(opts: &BuildOptions, cwd: &Path) -> Result<BuildOutput> {
         command: command.clone(),
         source,
     })?;
+    if let Some(signal) = signals.finish() {
+        return Err(RunnerError::BuildInterrupted { command, signal });
+    }
     if !status.success() {
         return Err(RunnerError::BuildFailed {
             command,
@@ -273,6 +290,64 @@ pub fn build_tests(opts: &BuildOptions, cwd: &Path) -> Result<BuildOutput> {
         });
     }
     Ok(out)
+}
+
+/// SIGINT, SIGTERM and SIGHUP while cargo builds: each is passed on to
+/// cargo's process group, and the first one is remembered.
+struct BuildSignals {
+    group: Arc<AtomicI32>,
+    first: Arc<Mutex<Option<i32>>>,
+    subscription: Option<Subscription>,
+}
+
+impl BuildSignals {
+    fn install() -> std::io::Result<Self> {
+        let group = Arc::new(AtomicI32::new(0));
+        let first = Arc::new(Mutex::new(None));
+        let subscription = {
+            let (group, first) = (group.clone(), first.clone());
+            signals::subscribe(move |sig| {
+                first
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(sig);
+                killpg(group.load(Ordering::SeqCst), sig);
+            })?
+        };
+        Ok(Self {
+            group,
+            first,
+            subscription: Some(subscription),
+        })
+    }
+
+    /// Signals from now on go to cargo's group; one that came before cargo
+    /// started goes there now.
+    fn forward_to_group(&self, pid: u32) {
+        let pgid = pid as i32;
+        self.group.store(pgid, Ordering::SeqCst);
+        if let Some(sig) = *self.first.lock().unwrap_or_else(|e| e.into_inner()) {
+            killpg(pgid, sig);
+        }
+    }
+
+    /// Stops listening; the name of the first signal, if one came.
+    fn finish(mut self) -> Option<String> {
+        self.subscription.take();
+        let sig = *self.first.lock().unwrap_or_else(|e| e.into_inner());
+        sig.map(|s| {
+            nix::sys::signal::Signal::try_from(s)
+                .map_or_else(|_| format!("signal {s}"), |s| s.as_str().to_string())
+        })
+    }
+}
+
+fn killpg(pgid: i32, sig: i32) {
+    if pgid > 0 {
+        // SAFETY: killpg takes plain integers; a group that is gone makes
+        // it fail harmlessly.
+        unsafe { libc::killpg(pgid, sig) };
+    }
 }
 
 /// Extracts the package name from a package id, which is either the new

@@ -1,6 +1,7 @@
 //! Building test binaries and listing their tests.
 
 pub mod build;
+pub mod cache;
 pub mod test_list;
 
 pub use build::{build_tests, BuildOptions, BuildOutput};

@@ -10,6 +10,7 @@ use gantry_filter::TestQuery;
 use gantry_metadata::{BinarySummary, TestListSummary, TestSummary, TEST_LIST_FORMAT_VERSION};
 
 use super::build::{BuildOutput, BuiltTestBinary};
+use super::cache::{libtest_binaries, ListCache};
 use crate::error::{Result, RunnerError};
 
 /// A test binary ready to run: where it is, where it runs and with what
@@ -96,20 +97,35 @@ impl TestList {
             .iter()
             .map(|b| Arc::new(make_binary(b, build, metadata)))
             .collect();
+        let cache_path = ListCache::path_in(metadata.target_directory.as_std_path());
+        let mut cache = ListCache::load(&cache_path);
+        let libtest = libtest_binaries(&build.test_binaries, metadata);
+        let cached: Vec<Option<Vec<(String, bool)>>> = binaries
+            .iter()
+            .zip(&libtest)
+            .map(|(b, &libtest)| if libtest { cache.get(&b.path) } else { None })
+            .collect();
         let mut listed = Vec::new();
         let results: Vec<Result<Vec<(String, bool)>>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = binaries
+            // Everything not cached is listed at once, in parallel.
+            let running: Vec<_> = binaries
                 .iter()
-                .map(|b| scope.spawn(move || list_binary(b)))
+                .zip(cached)
+                .map(|(b, cached)| cached.ok_or_else(|| scope.spawn(move || list_binary(b))))
                 .collect();
-            handles
+            running
                 .into_iter()
-                .map(|h| h.join().expect("listing thread panicked"))
+                .map(|r| r.or_else(|h| h.join().expect("listing thread panicked")))
                 .collect()
         });
-        for (b, r) in binaries.iter().zip(results) {
-            listed.push((Arc::clone(b), r?));
+        for ((b, r), libtest) in binaries.iter().zip(results).zip(libtest) {
+            let tests = r?;
+            if libtest {
+                cache.put(&b.path, &tests);
+            }
+            listed.push((Arc::clone(b), tests));
         }
+        cache.save(&cache_path);
         listed.sort_by(|a, b| a.0.binary_id.cmp(&b.0.binary_id));
         let mut list = TestList {
             workspace_root: metadata.workspace_root.clone().into_std_path_buf(),

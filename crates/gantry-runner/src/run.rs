@@ -211,7 +211,8 @@ pub fn create_run_dir(target_dir: &Path) -> Result<(String, PathBuf)> {
     let latest = runs.join("latest");
     let _ = std::fs::remove_file(&latest);
     let _ = std::os::unix::fs::symlink(&run_id, &latest);
-    prune_runs(&runs, 20);
+    // Not waited for: the deletion goes on while the tests run.
+    let _ = prune_runs(&runs, 20);
     Ok((run_id, dir))
 }
 
@@ -234,22 +235,45 @@ pub fn abandon_run_dir(run_dir: &Path) {
     }
 }
 
-/// Keeps the newest `keep` run directories.
-fn prune_runs(runs: &Path, keep: usize) {
-    let Ok(entries) = std::fs::read_dir(runs) else {
-        return;
-    };
-    let mut dirs: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect();
+/// Where pruned runs wait to be deleted, inside `runs/`.
+const TRASH_PREFIX: &str = ".trash-";
+
+/// Keeps the newest `keep` run directories. Older ones are renamed out of
+/// the way (instant) and deleted by a background thread: a process-per-test
+/// run of a big suite leaves thousands of files, and deleting them must not
+/// delay the run starting now. What an earlier gantry left half-deleted is
+/// finished here too.
+fn prune_runs(runs: &Path, keep: usize) -> Option<std::thread::JoinHandle<()>> {
+    let entries = std::fs::read_dir(runs).ok()?;
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut trash: Vec<PathBuf> = Vec::new();
+    for e in entries.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if e.file_name().to_string_lossy().starts_with(TRASH_PREFIX) {
+            trash.push(e.path());
+        } else {
+            dirs.push(e.path());
+        }
+    }
     dirs.sort();
     if dirs.len() > keep {
         for d in &dirs[..dirs.len() - keep] {
-            let _ = std::fs::remove_dir_all(d);
+            let Some(name) = d.file_name() else { continue };
+            let t = runs.join(format!("{TRASH_PREFIX}{}", name.to_string_lossy()));
+            if std::fs::rename(d, &t).is_ok() {
+                trash.push(t);
+            }
         }
     }
+    (!trash.is_empty()).then(|| {
+        std::thread::spawn(move || {
+            for t in trash {
+                let _ = std::fs::remove_dir_all(t);
+            }
+        })
+    })
 }
 
 /// Plans and executes a selection, feeding `sink`; saves the history.
@@ -553,6 +577,31 @@ mod tests {
         );
         // A member crate's own manifest does not say which workspace it is in.
         assert_eq!(root_declared_above(&root.join("a")), None);
+    }
+
+    #[test]
+    fn old_runs_are_pruned_in_the_background() {
+        let tmp = tempfile::tempdir().unwrap();
+        let runs = tmp.path();
+        let names: Vec<String> = (0..23)
+            .map(|i| format!("20260101-0000{i:02}.000-00001"))
+            .collect();
+        for n in &names {
+            write(&runs.join(n).join("tests/a.out"), "output");
+        }
+        // Left half-deleted by an earlier gantry.
+        write(&runs.join(".trash-20250101-000000.000-00001/x"), "");
+        prune_runs(runs, 20)
+            .expect("something to delete")
+            .join()
+            .unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(runs)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, names[3..]);
+        assert!(prune_runs(runs, 20).is_none());
     }
 
     #[test]

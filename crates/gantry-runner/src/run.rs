@@ -269,6 +269,7 @@ fn prune_runs(runs: &Path, keep: usize) -> Option<std::thread::JoinHandle<()>> {
     }
     (!trash.is_empty()).then(|| {
         std::thread::spawn(move || {
+            // What is left when gantry exits is deleted by a later run.
             for t in trash {
                 let _ = std::fs::remove_dir_all(t);
             }

@@ -229,7 +229,10 @@ impl ConsoleReporter {
                 .find(|(i, path)| *i == id && std::path::Path::new(path).exists())
                 .map(|(_, path)| format!("; its output in the batch: {path}"))
                 .unwrap_or_default();
-            let note = format!(" (failed or crashed in a batch, passed alone: it shares state with other tests and will run alone from now on{saved})");
+            let note = format!(
+                " (failed or crashed in a batch, passed alone: it shares state with other tests and runs alone until it has passed {} runs in a row{saved})",
+                crate::schedule::history::BATCH_AGAIN_AFTER
+            );
             let l = self.status_line("ISOLATED", Style::new().cyan(), 0.0, &id, &note);
             self.line(l.replace(&secs(0.0), &" ".repeat(secs(0.0).len())));
         }

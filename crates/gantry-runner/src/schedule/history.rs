@@ -13,6 +13,13 @@ const HISTORY_VERSION: u32 = 1;
 /// Weight of the newest run in the moving average: heavy enough to follow a
 /// test that got slower, light enough to ignore one noisy run.
 const EWMA_WEIGHT: f64 = 0.5;
+/// Passing runs in a row after which an isolation-sensitive test is tried
+/// in a batch again.
+pub const BATCH_AGAIN_AFTER: u32 = 20;
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
 
 /// What is remembered of one test.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -25,10 +32,16 @@ pub struct TestRecord {
     /// The last run of this test failed.
     #[serde(default)]
     pub last_failed: bool,
-    /// It once failed in a batch and passed alone: it depends on state
-    /// shared with other tests, so it always runs in its own process.
+    /// It failed in a batch and passed alone: it depends on state shared
+    /// with other tests, so it runs in its own process — until it has
+    /// passed [`BATCH_AGAIN_AFTER`] runs in a row, when it is tried in a
+    /// batch again (a test fixed since, or flagged by a one-off, returns to
+    /// batches; one that still shares state is caught and flagged again).
     #[serde(default)]
     pub isolation_sensitive: bool,
+    /// Passing runs in a row since it was flagged isolation-sensitive.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub passes_since_flagged: u32,
     /// How many runs the averages are based on.
     #[serde(default)]
     pub runs: u32,
@@ -103,7 +116,20 @@ impl History {
             });
         }
         rec.last_failed = obs.failed;
-        rec.isolation_sensitive |= obs.isolation_sensitive;
+        if obs.isolation_sensitive {
+            rec.isolation_sensitive = true;
+            rec.passes_since_flagged = 0;
+        } else if rec.isolation_sensitive {
+            rec.passes_since_flagged = if obs.failed {
+                0
+            } else {
+                rec.passes_since_flagged + 1
+            };
+            if rec.passes_since_flagged >= BATCH_AGAIN_AFTER {
+                rec.isolation_sensitive = false;
+                rec.passes_since_flagged = 0;
+            }
+        }
         rec.runs = rec.runs.saturating_add(1);
     }
 
@@ -163,6 +189,31 @@ mod tests {
         assert!((r.duration_secs - 2.0).abs() < 1e-9);
         assert!(r.isolation_sensitive);
         assert_eq!(r.runs, 2);
+    }
+
+    #[test]
+    fn a_flagged_test_is_tried_in_a_batch_after_passing_runs_in_a_row() {
+        let mut h = History::default();
+        let obs = |failed: bool, iso: bool| Observation {
+            duration: Duration::from_millis(1),
+            cpu_ratio: None,
+            failed,
+            isolation_sensitive: iso,
+        };
+        h.record("b", "t", &obs(false, true));
+        for _ in 0..BATCH_AGAIN_AFTER - 2 {
+            h.record("b", "t", &obs(false, false));
+        }
+        // A failure starts the count again.
+        h.record("b", "t", &obs(true, false));
+        for _ in 0..BATCH_AGAIN_AFTER - 1 {
+            h.record("b", "t", &obs(false, false));
+        }
+        assert!(h.get("b", "t").unwrap().isolation_sensitive);
+        h.record("b", "t", &obs(false, false));
+        let r = h.get("b", "t").unwrap();
+        assert!(!r.isolation_sensitive);
+        assert_eq!(r.passes_since_flagged, 0);
     }
 
     #[test]

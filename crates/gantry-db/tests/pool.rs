@@ -78,6 +78,12 @@ fn helper_process() {
             println!("\nREADY {}", db.database());
             std::thread::sleep(Duration::from_secs(120));
         }
+        "handoff" => {
+            let mut db = pool("handoff").checkout().unwrap();
+            let n = count(db.client().unwrap(), "SELECT count(*) FROM accounts");
+            assert_eq!(n, 0);
+            println!("\nDB {}", db.database());
+        }
         other => panic!("unknown helper mode {other}"),
     }
 }
@@ -340,6 +346,30 @@ fn a_failing_migration_names_the_file_line_statement_and_server_message() {
         "{msg}"
     );
     assert!(msg.contains("fix the file"), "{msg}");
+}
+
+#[test]
+fn connections_kept_for_a_database_survive_another_process_using_it() {
+    // This process uses the pool's one database and keeps its
+    // connections for next time; another process then uses (and resets)
+    // the same database, which ends every other connection to it.
+    let pool = pool("handoff");
+    let mut db = pool.checkout().unwrap();
+    let name = db.database();
+    count(db.client().unwrap(), "SELECT count(*) FROM accounts");
+    drop(db);
+    let out = helper("handoff").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&format!("DB {name}")), "{stdout}");
+    let mut db = pool.checkout().unwrap();
+    assert_eq!(db.database(), name);
+    let n = count(db.client().unwrap(), "SELECT count(*) FROM accounts");
+    assert_eq!(n, 0);
 }
 
 #[test]

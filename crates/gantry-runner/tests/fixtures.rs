@@ -423,8 +423,10 @@ class Slow(http.server.BaseHTTPRequestHandler):
         self.send_error(404)
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Slow).serve_forever()
 ''', "{port}"]
-ready = { http = "http://127.0.0.1:{port}/health", status = 200, timeout = "1s" }
+ready = { http = "http://127.0.0.1:{port}/health", status = 200, timeout = "4s" }
 "#;
+    // The timeout leaves Python seconds to start even on a loaded machine:
+    // the point is the last attempt, not the first ones.
     let mut h = Harness::new(text, &[]);
     let err = h.start(&["slow"]).unwrap_err().to_string();
     assert!(

@@ -508,9 +508,11 @@ impl PgPool {
     /// new one.
     pub fn client<'l>(&self, lease: &'l mut PgLease) -> Result<&'l mut Client> {
         if lease.client.as_ref().is_none_or(|(c, _)| c.is_closed()) {
-            let cached = lock(&self.warm).remove(&lease.member);
+            let cached = lock(&self.warm)
+                .remove(&lease.member)
+                .and_then(|(mut c, pid)| is_alive(&mut c).then_some((c, pid)));
             let warm = match cached {
-                Some((c, pid)) if !c.is_closed() => (c, pid),
+                Some((c, pid)) => (c, pid),
                 _ => {
                     let mut c = self
                         .server
@@ -596,9 +598,11 @@ impl PgPool {
     /// Empties what the test wrote; `Err(reason)` when the member must be
     /// recreated instead. `spare` is a backend to leave connected.
     fn reset_member(&self, member: &str, spare: Option<i32>) -> std::result::Result<(), String> {
-        let cached = lock(&self.idle).remove(member);
+        let cached = lock(&self.idle)
+            .remove(member)
+            .and_then(|mut c| is_alive(&mut c).then_some(c));
         let mut conn = match cached {
-            Some(c) if !c.is_closed() => c,
+            Some(c) => c,
             _ => {
                 let mut cfg = self.server.config_for(member);
                 cfg.application_name("gantry-db reset");
@@ -1000,6 +1004,14 @@ fn derived_max(client: &mut Client) -> Result<usize> {
         .map_err(|e| DbError::pg("reading max_connections", e))?;
     let available: i32 = row.get(0);
     Ok((((available - 10).max(3)) / 3) as usize)
+}
+
+/// Whether a kept connection still works. Another process that used the
+/// same member since ended every other connection to it when it reset the
+/// member; the client only learns that on its next round trip, so this
+/// makes one (an empty query) before the connection is handed out.
+fn is_alive(c: &mut Client) -> bool {
+    !c.is_closed() && c.simple_query("").is_ok()
 }
 
 fn is_disconnect(e: &postgres::Error) -> bool {

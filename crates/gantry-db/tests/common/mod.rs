@@ -142,6 +142,12 @@ migrations = "m_basic"
 pool = 1
 max = 1
 
+[database.handoff]
+migrations = "m_basic"
+pool = 1
+max = 1
+checkout-timeout = "20s"
+
 [database.recreate]
 migrations = "m_basic"
 seed = "m_basic_seed.sql"

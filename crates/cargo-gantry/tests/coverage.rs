@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Scenario, GCOV};
+use support::{Scenario, GCOV, GCOVKILL};
 
 /// Rewrites the recorded score of this machine's architecture.
 fn set_score(path: &std::path::Path, score: f64) {
@@ -74,4 +74,25 @@ fn the_ratchet_fails_on_a_drop_and_on_an_unrecorded_rise_slow() {
     sc.gantry(&["cover", "--update"]).assert_code(0);
     sc.gantry(&["cover", "--check"]).assert_code(0);
     std::fs::remove_file(&ratchet).unwrap();
+}
+
+#[test]
+fn a_fixture_killed_with_sigkill_is_named_in_a_warning_slow() {
+    let sc = Scenario::new(
+        &GCOVKILL,
+        "a_fixture_killed_with_sigkill_is_named_in_a_warning_slow",
+    );
+    let out = sc.gantry(&["cover"]);
+    out.assert_code(0);
+    assert!(
+        out.stderr
+            .contains("fixture `stubborn` had to be killed with SIGKILL, so its coverage is lost"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("coverage: lines ")),
+        "{out}"
+    );
 }

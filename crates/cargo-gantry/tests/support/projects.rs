@@ -699,6 +699,34 @@ fn main() {
     ],
 };
 
+/// A test with a run-scoped fixture that ignores its stop signal: the
+/// coverage run has to kill it, and says its coverage is lost.
+pub const GCOVKILL: ProjectSpec = ProjectSpec {
+    name: "gcovkill",
+    manifest_extra: "",
+    files: &[
+        (
+            "src/lib.rs",
+            "//! One test, one fixture.
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uses_the_service() {}
+}
+",
+        ),
+        (
+            ".config/gantry.toml",
+            r#"[fixture.stubborn]
+command = ["sh", "-c", "trap '' TERM; echo up; while :; do sleep 1; done"]
+ready = { log = "up", timeout = "10s" }
+stop = { signal = "TERM", grace = "200ms" }
+"#,
+        ),
+    ],
+};
+
 /// A `harness = false` test target that cannot list its tests.
 pub const GLIST: ProjectSpec = ProjectSpec {
     name: "glist",

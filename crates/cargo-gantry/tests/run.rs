@@ -157,6 +157,15 @@ fn per_test_output_files_hold_what_tests_printed() {
     let latest = std::fs::read_link(runs.join("latest")).expect("a `latest` link");
     assert_eq!(latest, PathBuf::from(out.run_id()));
 
+    // A test that printed nothing leaves no file: libtest's own lines
+    // around it are not its output.
+    let out = sc.run(&["--execution", "process", "-E", "test(=tests::passes)"]);
+    out.assert_code(0);
+    let result = &out.test("gscn tests::passes")["result"];
+    assert_eq!(result["in_batch"], false);
+    assert_eq!(result["output"]["stdout"], Value::Null, "{result}");
+    assert_eq!(result["output"]["stderr"], Value::Null, "{result}");
+
     // In a batch, both streams share one file.
     let out = sc.run(&["--execution", "batch", "-E", "test(prints_output)"]);
     out.assert_code(0);

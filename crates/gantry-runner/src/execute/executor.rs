@@ -774,14 +774,22 @@ impl<'a> Executor<'a> {
             };
             (Outcome::Fail, Some(msg))
         };
-        let paths = output::write_attempt(
-            &self.opts.run_dir,
-            &test.case.binary.binary_id,
-            name,
-            t.attempt,
-            &stdout,
-            Some(&stderr),
-        );
+        // A quiet passing test printed nothing of its own: no files, as
+        // in a batch (thousands of them cost time to write and to prune).
+        let quiet =
+            outcome == Outcome::Pass && stderr.is_empty() && only_libtest_lines(&stdout_text, name);
+        let paths = if quiet {
+            OutputPaths::default()
+        } else {
+            output::write_attempt(
+                &self.opts.run_dir,
+                &test.case.binary.binary_id,
+                name,
+                t.attempt,
+                &stdout,
+                Some(&stderr),
+            )
+        };
         let mut result = self.result(
             t,
             outcome,
@@ -1119,6 +1127,18 @@ fn round_secs(d: Duration) -> Duration {
 /// Whether libtest's output shows that exactly the named test ran.
 fn ran_exactly_one(stdout: &str, name: &str) -> bool {
     stdout.contains("running 1 test") || stdout.contains(&format!("test {name} ... ok"))
+}
+
+/// Whether a passing test's stdout is only what libtest prints around one
+/// test that printed nothing.
+fn only_libtest_lines(stdout: &str, name: &str) -> bool {
+    let mut lines = stdout.lines().filter(|l| !l.is_empty());
+    lines.next() == Some("running 1 test")
+        && lines.next() == Some(format!("test {name} ... ok").as_str())
+        && lines
+            .next()
+            .is_some_and(|l| l.starts_with("test result: ok. 1 passed;"))
+        && lines.next().is_none()
 }
 
 fn signal_message(sig: i32) -> String {

@@ -409,15 +409,7 @@ impl TestDb {
     /// [`url`](Self::url) with `tokio-postgres` or sqlx.
     pub fn connect(&self) -> Result<postgres::Client> {
         match (&self.backend, &self.lease) {
-            (Backend::Pg(p), Some(Lease::Pg(l))) => p
-                .server
-                .config_for(&l.member)
-                .connect(postgres::NoTls)
-                .map_err(|e| DbError::Connect {
-                    target: format!("test database `{}`", l.member),
-                    source: e,
-                    hint: None,
-                }),
+            (Backend::Pg(p), Some(Lease::Pg(l))) => p.connect_member(&l.member),
             _ => Err(DbError::NotPostgres {
                 name: self.name.clone(),
             }),

@@ -512,17 +512,9 @@ impl PgPool {
                 .remove(&lease.member)
                 .and_then(|(mut c, pid)| is_alive(&mut c).then_some((c, pid)));
             let warm = match cached {
-                Some((c, pid)) => (c, pid),
-                _ => {
-                    let mut c = self
-                        .server
-                        .config_for(&lease.member)
-                        .connect(postgres::NoTls)
-                        .map_err(|e| DbError::Connect {
-                            target: format!("test database `{}`", lease.member),
-                            source: e,
-                            hint: None,
-                        })?;
+                Some(warm) => warm,
+                None => {
+                    let mut c = self.connect_member(&lease.member)?;
                     let pid: i32 = c
                         .query_one("SELECT pg_backend_pid()", &[])
                         .map_err(|e| DbError::pg("connecting to the test database", e))?
@@ -533,6 +525,18 @@ impl PgPool {
             lease.client = Some(warm);
         }
         Ok(&mut lease.client.as_mut().expect("set above").0)
+    }
+
+    /// A new connection to a member, as a test would open it.
+    pub(crate) fn connect_member(&self, member: &str) -> Result<Client> {
+        self.server
+            .config_for(member)
+            .connect(postgres::NoTls)
+            .map_err(|e| DbError::Connect {
+                target: format!("test database `{member}`"),
+                source: e,
+                hint: None,
+            })
     }
 
     /// Returns a lease: resets the member (or hands it to the background
